@@ -236,6 +236,11 @@ type ObjectSummary struct {
 	Queryable bool
 }
 
+// CodeUnknownOutcome is the Error.Code of a write whose request was sent but
+// whose answer was lost (connection dropped, timeout): the provider may have
+// applied it. Callers must find out (FindCreated) before sending a create again.
+const CodeUnknownOutcome = "UNKNOWN_OUTCOME"
+
 // ErrWindowExpired means a deleted-records read asked further back than the
 // provider keeps deletes: the caller must resync the object.
 var ErrWindowExpired = errors.New("upstream: deleted-records window expired")

@@ -166,6 +166,10 @@ type Result struct {
 	OK     bool
 	Status int          // HTTP-like status: 201 created, 200 updated, 204 deleted, or the error's status
 	Errors []FieldError // why it failed
+	// Transient marks a failure worth retrying later (lock contention, timeout).
+	Transient bool
+	// Gone marks an update or delete of a record that no longer exists upstream.
+	Gone bool
 }
 
 // FieldError is one error reported for one record.

@@ -2,10 +2,19 @@
 // Salesforce API, capture slot, each table): a status, a message and since
 // when. Loops report through the Reporter interface; Store keeps the latest
 // status in memory and in the _sync_health table.
+//
+// Usage:
+//
+//	h := health.NewStore(pool, "salesforce", logger) // a Reporter and a Source
+//	h.Report(ctx, health.Credential, health.CustomerIntervention, "invalid_grant: re-authorise")
+//	h.Report(ctx, health.Table("contact"), health.Healthy, "")
+//	overall := health.Overall(h.Snapshot())          // for /health
+//	entries, err := health.Load(ctx, pool, "salesforce") // tether status, from another process
 package health
 
 import (
 	"context"
+	"sort"
 	"sync"
 	"time"
 )
@@ -75,7 +84,7 @@ func (m *Memory) Report(_ context.Context, component string, status Status, mess
 	m.entries[component] = e
 }
 
-// Snapshot returns all entries.
+// Snapshot returns all entries, sorted by component.
 func (m *Memory) Snapshot() []Entry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -83,7 +92,37 @@ func (m *Memory) Snapshot() []Entry {
 	for _, e := range m.entries {
 		out = append(out, e)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Component < out[j].Component })
 	return out
+}
+
+// Source is anything that can list current health entries (Memory, Store).
+type Source interface {
+	Snapshot() []Entry
+}
+
+// severity orders statuses for Overall.
+func severity(s Status) int {
+	switch s {
+	case Healthy:
+		return 0
+	case CustomerIntervention:
+		return 1
+	default: // TetherIntervention or anything unknown
+		return 2
+	}
+}
+
+// Overall is the worst status among entries: tether_intervention, then
+// customer_intervention, else healthy (also for no entries).
+func Overall(entries []Entry) Status {
+	worst := Healthy
+	for _, e := range entries {
+		if severity(e.Status) > severity(worst) {
+			worst = e.Status
+		}
+	}
+	return worst
 }
 
 // Get returns one component's entry.

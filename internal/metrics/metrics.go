@@ -1,10 +1,21 @@
 // Package metrics holds tether's Prometheus collectors. A *Metrics is created
 // once per process and handed to each loop; every method is safe on a nil
 // receiver, so loops and tests may run without metrics.
+//
+// Usage:
+//
+//	m := metrics.New()                    // own registry, plus Go and process collectors
+//	m.Wrote("succeeded", 200)
+//	m.Leader(true); m.Health("capture", "healthy"); m.WriteLog("failed", 3)
+//	http.Handle("/metrics", m.Handler())   // what httpserver serves
 package metrics
 
 import (
+	"net/http"
+
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics are tether's collectors.
@@ -20,6 +31,9 @@ type Metrics struct {
 	FetchLag         *prometheus.GaugeVec   // table: seconds since the newest applied upstream change
 	BackfillProgress *prometheus.GaugeVec   // table, kind: done, total
 	RecordsFetched   *prometheus.CounterVec // table
+	IsLeader         prometheus.Gauge       // 1 while this process holds the leader lease
+	HealthStatus     *prometheus.GaugeVec   // component: 0 healthy, 1 customer_intervention, 2 tether_intervention
+	WriteLogEntries  *prometheus.GaugeVec   // state: rows of _sync_write_log per state (as last counted)
 }
 
 // New registers tether's collectors on a new registry.
@@ -37,8 +51,55 @@ func New() *Metrics {
 		BackfillProgress: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tether_backfill_records", Help: "Backfill progress per table."}, []string{"table", "kind"}),
 		RecordsFetched:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tether_records_fetched_total", Help: "Records applied from upstream per table."}, []string{"table"}),
 	}
-	r.MustRegister(m.ChangesCaptured, m.Writes, m.APIRequests, m.LimiterWait, m.APIUsage, m.ReplicationLag, m.FetchLag, m.BackfillProgress, m.RecordsFetched)
+	m.IsLeader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tether_leader", Help: "1 while this process holds the leader lease (runs the sync loops)."})
+	m.HealthStatus = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tether_health_status", Help: "Health per component: 0 healthy, 1 customer_intervention, 2 tether_intervention."}, []string{"component"})
+	m.WriteLogEntries = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tether_write_log_entries", Help: "Rows of _sync_write_log per state, as last counted."}, []string{"state"})
+	r.MustRegister(m.ChangesCaptured, m.Writes, m.APIRequests, m.LimiterWait, m.APIUsage, m.ReplicationLag, m.FetchLag, m.BackfillProgress, m.RecordsFetched,
+		m.IsLeader, m.HealthStatus, m.WriteLogEntries,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// Handler serves the registry in the Prometheus text format; on a nil
+// receiver it serves an empty registry.
+func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})
+	}
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Leader records whether this process holds the leader lease.
+func (m *Metrics) Leader(held bool) {
+	if m != nil {
+		v := 0.0
+		if held {
+			v = 1
+		}
+		m.IsLeader.Set(v)
+	}
+}
+
+// Health records a component's status ("healthy", "customer_intervention",
+// "tether_intervention"; anything else counts as 2).
+func (m *Metrics) Health(component, status string) {
+	if m != nil {
+		v := 2.0
+		switch status {
+		case "healthy":
+			v = 0
+		case "customer_intervention":
+			v = 1
+		}
+		m.HealthStatus.WithLabelValues(component).Set(v)
+	}
+}
+
+// WriteLog records the number of write-log rows in a state.
+func (m *Metrics) WriteLog(state string, n int64) {
+	if m != nil {
+		m.WriteLogEntries.WithLabelValues(state).Set(float64(n))
+	}
 }
 
 // Captured counts n captured changes.

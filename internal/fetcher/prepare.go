@@ -1,0 +1,112 @@
+package fetcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tether-sync/tether/internal/health"
+	"github.com/tether-sync/tether/schema"
+	"github.com/tether-sync/tether/upstream"
+)
+
+// Prepare describes every configured object through the provider and
+// creates or evolves its table (schema.SyncTable). An object that cannot be
+// described (unknown, no permission) is reported as the table's health and
+// left out; it is tried again at the next describe. Prepare returns the
+// tables it prepared, and an error only when none could be prepared for a
+// reason other than the provider refusing, or the database failed.
+//
+// A field added upstream becomes a new column without a resync: existing rows
+// get its values when the provider next changes them.
+func (f *Fetcher) Prepare(ctx context.Context) ([]*schema.Table, error) {
+	f.mu.Lock()
+	known := map[string]*table{}
+	for _, r := range f.runs {
+		known[r.t.Object] = r.t
+	}
+	f.mu.Unlock()
+
+	var (
+		out    []*schema.Table
+		tables []*table
+		missed []string
+		dbErr  error
+	)
+	for _, obj := range f.cfg.Objects {
+		st, err := f.prepareOne(ctx, obj)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			name := schema.TableName(obj)
+			var uerr *upstream.Error
+			switch {
+			case errors.As(err, &uerr) && uerr.Class == upstream.Permanent:
+				f.log.Error().Err(err).Str("object", obj).Msg("object cannot be synced")
+				f.cfg.Health.Report(ctx, health.Table(name), health.CustomerIntervention, "cannot describe "+obj+": "+err.Error())
+			case errors.As(err, &uerr):
+				f.log.Warn().Err(err).Str("object", obj).Msg("describe failed; trying again later")
+			default:
+				f.log.Error().Err(err).Str("object", obj).Msg("preparing the table failed")
+				f.cfg.Health.Report(ctx, health.Table(name), health.TetherIntervention, err.Error())
+				if dbErr == nil {
+					dbErr = err
+				}
+			}
+			if old, ok := known[obj]; ok {
+				tables = append(tables, old) // keep syncing with the mapping we had
+			} else {
+				missed = append(missed, obj)
+			}
+			continue
+		}
+		t, err := fromSchema(st)
+		if err != nil {
+			f.cfg.Health.Report(ctx, health.Table(st.Name), health.TetherIntervention, err.Error())
+			missed = append(missed, obj)
+			if dbErr == nil {
+				dbErr = err
+			}
+			continue
+		}
+		out = append(out, st)
+		tables = append(tables, t)
+	}
+	f.setTables(tables, missed)
+	if len(tables) == 0 && dbErr != nil {
+		return out, dbErr
+	}
+	return out, nil
+}
+
+func (f *Fetcher) prepareOne(ctx context.Context, object string) (*schema.Table, error) {
+	obj, err := f.cfg.Provider.Describe(ctx, object)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", object, err)
+	}
+	if !obj.Queryable {
+		return nil, &upstream.Error{Class: upstream.Permanent, Message: "object " + object + " cannot be queried with this credential"}
+	}
+	t, err := schema.SyncTable(ctx, f.cfg.Pool, f.cfg.Schema, obj)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// fromSchema builds the fetcher's view of a synced table.
+func fromSchema(st *schema.Table) (*table, error) {
+	t := &table{Schema: st.Schema, Name: st.Name, Object: st.Object}
+	for _, c := range st.SyncedColumns() {
+		if c.PGType == "" {
+			continue
+		}
+		col := c
+		t.Cols = append(t.Cols, column{Name: c.Name, Field: c.Field, Conv: col.PGValue})
+	}
+	if err := t.validate(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}

@@ -28,7 +28,7 @@ type TypeRow struct {
 var typeRows = []TypeRow{
 	{upstream.KindID, PGText, "the record id; the column is always `id text UNIQUE`"},
 	{upstream.KindReference, PGText, "the id of the referenced record; no foreign key"},
-	{upstream.KindText, PGText, "no length limit is enforced locally; the provider checks it on write"},
+	{upstream.KindText, PGText, "length is not enforced locally; checked upstream on write"},
 	{upstream.KindTextArray, PGTextArray, "a multi-select value, one element per selected value"},
 	{upstream.KindBool, PGBoolean, ""},
 	{upstream.KindInt, PGInteger, ""},

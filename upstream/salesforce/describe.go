@@ -54,33 +54,55 @@ type globalBody struct {
 	} `json:"sobjects"`
 }
 
-// kinds maps Salesforce field types to provider-neutral kinds. Types not
-// listed are KindUnknown (not synced).
-var kinds = map[string]upstream.Kind{
-	"id":              upstream.KindID,
-	"reference":       upstream.KindReference,
-	"string":          upstream.KindText,
-	"textarea":        upstream.KindText,
-	"picklist":        upstream.KindText,
-	"email":           upstream.KindText,
-	"phone":           upstream.KindText,
-	"url":             upstream.KindText,
-	"combobox":        upstream.KindText,
-	"encryptedstring": upstream.KindText,
-	"multipicklist":   upstream.KindTextArray,
-	"boolean":         upstream.KindBool,
-	"int":             upstream.KindInt,
-	"long":            upstream.KindBigInt,
-	"double":          upstream.KindDecimal,
-	"currency":        upstream.KindDecimal,
-	"percent":         upstream.KindDecimal,
-	"date":            upstream.KindDate,
-	"datetime":        upstream.KindTimestamp,
-	"time":            upstream.KindTime,
-	"base64":          upstream.KindBinary,
-	"address":         upstream.KindJSON,
-	"location":        upstream.KindJSON,
+// TypeMapping is one Salesforce field type and the kind it maps to.
+type TypeMapping struct {
+	Type string        // Salesforce's type name in a describe ("picklist")
+	Kind upstream.Kind // provider-neutral kind
+	Note string        // what a user should know, "" if nothing
 }
+
+// typeMappings is the single source of the Salesforce type → kind mapping.
+var typeMappings = []TypeMapping{
+	{"id", upstream.KindID, "the 18-character record id: always the `id text UNIQUE` column"},
+	{"reference", upstream.KindReference, "the 18-character id of the referenced record; no foreign key"},
+	{"string", upstream.KindText, ""},
+	{"textarea", upstream.KindText, ""},
+	{"picklist", upstream.KindText, "values are not checked locally; Salesforce rejects invalid ones on write"},
+	{"email", upstream.KindText, ""},
+	{"phone", upstream.KindText, ""},
+	{"url", upstream.KindText, ""},
+	{"combobox", upstream.KindText, ""},
+	{"encryptedstring", upstream.KindText, "as the credential sees it (possibly masked)"},
+	{"multipicklist", upstream.KindTextArray, "Salesforce's `;`-joined value, split"},
+	{"boolean", upstream.KindBool, ""},
+	{"int", upstream.KindInt, ""},
+	{"long", upstream.KindBigInt, ""},
+	{"double", upstream.KindDecimal, ""},
+	{"currency", upstream.KindDecimal, "in the record's currency"},
+	{"percent", upstream.KindDecimal, "50 means 50%"},
+	{"date", upstream.KindDate, ""},
+	{"datetime", upstream.KindTimestamp, ""},
+	{"time", upstream.KindTime, ""},
+	{"address", upstream.KindJSON, "compound, read-only; its components (BillingCity, ...) are normal columns"},
+	{"location", upstream.KindJSON, "compound, read-only; its components (..._Latitude__s, ...) are normal columns"},
+	{"base64", upstream.KindBinary, "base64 blobs are not synced by default"},
+	{"anyType, complexvalue, others", upstream.KindUnknown, "not synced; listed in _sync_columns with the reason"},
+}
+
+// kinds indexes typeMappings by type name.
+var kinds = func() map[string]upstream.Kind {
+	m := make(map[string]upstream.Kind, len(typeMappings))
+	for _, t := range typeMappings {
+		if t.Kind != upstream.KindUnknown {
+			m[t.Type] = t.Kind
+		}
+	}
+	return m
+}()
+
+// TypeMappings lists the Salesforce field types and their kinds, for
+// documentation (the README's type table).
+func TypeMappings() []TypeMapping { return append([]TypeMapping(nil), typeMappings...) }
 
 // KindOf maps a Salesforce field type ("picklist", "currency", ...) to its
 // provider-neutral kind; unmapped types (anyType, complexvalue, ...) are

@@ -48,6 +48,7 @@ const (
 	DateLit                         // 2024-01-02: Time is midnight UTC of that date
 	DateTimeLit                     // 2024-01-02T03:04:05Z: Time
 	DateRangeLit                    // TODAY, LAST_N_DAYS:n, ...: the span [Time, End)
+	TimeLit                         // 13:30:00.000Z (time fields): Time is that time of day on 0000-01-01 UTC
 )
 
 // Literal is a constant in a condition.
@@ -57,7 +58,7 @@ type Literal struct {
 	Str  string    // StringLit, escapes decoded
 	Num  float64   // NumberLit
 	Bool bool      // BoolLit
-	Time time.Time // DateLit, DateTimeLit, start of a DateRangeLit
+	Time time.Time // DateLit, DateTimeLit, TimeLit, start of a DateRangeLit
 	End  time.Time // DateRangeLit: exclusive end
 
 	like []likeTok // StringLit used with LIKE: the compiled pattern

@@ -15,6 +15,7 @@ const (
 	tNumber
 	tDate
 	tDateTime
+	tTime
 	tPunct
 )
 
@@ -178,6 +179,9 @@ func lexNumberOrDate(src string, i int) (token, int, error) {
 		}
 		return token{kind: tDate, text: src[i : i+n], pos: i}, n, nil
 	}
+	if n := matchTimeOfDay(src[i:]); n > 0 {
+		return token{kind: tTime, text: src[i : i+n], pos: i}, n, nil
+	}
 	j := i
 	if src[j] == '-' || src[j] == '+' {
 		j++
@@ -192,6 +196,19 @@ func lexNumberOrDate(src string, i int) (token, int, error) {
 		for j < len(src) && isDigit(src[j]) {
 			j++
 			digits++
+		}
+	}
+	// An exponent (1.5E7), as Salesforce renders large doubles in JSON.
+	if digits > 0 && j+1 < len(src) && (src[j] == 'e' || src[j] == 'E') {
+		k := j + 1
+		if src[k] == '+' || src[k] == '-' {
+			k++
+		}
+		if k < len(src) && isDigit(src[k]) {
+			for k < len(src) && isDigit(src[k]) {
+				k++
+			}
+			j = k
 		}
 	}
 	if digits == 0 || j < len(src) && (isLetter(src[j]) || src[j] == '.') {
@@ -227,6 +244,33 @@ func matchDate(s string) int {
 		return 0
 	}
 	return 10
+}
+
+// matchTimeOfDay returns the length of a time literal prefix of s
+// (hh:mm:ss[.fff][Z], as time fields are written), or 0.
+func matchTimeOfDay(s string) int {
+	if len(s) < 8 || !isDigit(s[0]) || !isDigit(s[1]) || s[2] != ':' || !isDigit(s[3]) || !isDigit(s[4]) ||
+		s[5] != ':' || !isDigit(s[6]) || !isDigit(s[7]) {
+		return 0
+	}
+	j := 8
+	if j < len(s) && s[j] == '.' {
+		j++
+		start := j
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		if j == start {
+			return 0
+		}
+	}
+	if j < len(s) && (s[j] == 'Z' || s[j] == 'z') {
+		j++
+	}
+	if j < len(s) && (isLetter(s[j]) || isDigit(s[j]) || s[j] == ':' || s[j] == '.') {
+		return 0
+	}
+	return j
 }
 
 // matchDateTime returns the length of a datetime prefix of s, or 0:

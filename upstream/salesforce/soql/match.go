@@ -205,6 +205,18 @@ func compare(field, op string, v any, lit *Literal) (bool, error) {
 		}
 		return false, &Error{Code: CodeInvalidOperator, Message: fmt.Sprintf("invalid operator on boolean field: %s", field)}
 	}
+	if lit.Kind == TimeLit {
+		s, ok := v.(string)
+		if !ok {
+			t, q := fieldType(v)
+			return false, typeError(field, t, q)
+		}
+		tv, ok := parseTimeOfDay(s)
+		if !ok {
+			return false, typeError(field, "string", true)
+		}
+		return applyOp(op, tv.Compare(lit.Time)), nil
+	}
 	// Date and datetime literals.
 	if s, ok := v.(string); ok {
 		tv, ok := parseTemporal(s)

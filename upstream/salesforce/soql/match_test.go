@@ -48,6 +48,8 @@ func TestMatch(t *testing.T) {
 		"Path":           `50%_off\now`,
 		"Tags":           []string{"a", "b"},
 		"Title":          "日本 Straße",
+		"StartTime":      "13:30:00.000Z",
+		"Revenue":        json.Number("1.5E7"),
 	}
 	tests := []struct {
 		where string
@@ -168,6 +170,15 @@ func TestMatch(t *testing.T) {
 		{"SystemModstamp < LAST_N_DAYS:30", true},
 		{"SystemModstamp = THIS_YEAR", true},
 		{"CreatedDate = LAST_YEAR", true},
+		// time fields (stored as strings)
+		{"StartTime = 13:30:00Z", true},
+		{"StartTime = 13:30:00.000Z", true},
+		{"StartTime > 12:00:00.000Z", true},
+		{"StartTime < 13:30:00.001Z", true},
+		{"StartTime != 13:30:00Z", false},
+		// exponents
+		{"Revenue = 15000000", true},
+		{"Amount < 1.5E7", true},
 		// multi-select picklist as []string
 		{"Tags = 'a;b'", true},
 		// logic
@@ -235,6 +246,8 @@ func TestMatchErrors(t *testing.T) {
 		{"CloseDate = '2024-03-15'", CodeInvalidField, "field 'CloseDate' must be of type date"},
 		{"SystemModstamp = '2024-01-01'", CodeInvalidField, "field 'SystemModstamp' must be of type dateTime"},
 		{"SystemModstamp = 5", CodeInvalidField, "field 'SystemModstamp' must be of type dateTime"},
+		{"Name = 13:00:00Z", CodeInvalidField, "field 'Name' must be of type string and should be enclosed in quotes"},
+		{"Amount = 13:00:00Z", CodeInvalidField, "field 'Amount' must be of type double"},
 		{"Weird = 'x'", CodeInvalidField, "field 'Weird' must be of type struct {}"},
 	}
 	for _, tt := range tests {

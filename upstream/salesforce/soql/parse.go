@@ -385,6 +385,12 @@ func (p *parser) literal() (Literal, error) {
 			return l, malformed(p.src, t.pos, fmt.Sprintf("invalid datetime: %s", t.text))
 		}
 		l.Kind, l.Time = DateTimeLit, d
+	case tTime:
+		d, ok := parseTimeOfDay(t.text)
+		if !ok {
+			return l, malformed(p.src, t.pos, fmt.Sprintf("invalid time: %s", t.text))
+		}
+		l.Kind, l.Time = TimeLit, d
 	case tIdent:
 		up := strings.ToUpper(t.text)
 		switch up {
@@ -416,6 +422,13 @@ func parseDateTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("invalid datetime %q", s)
+}
+
+// parseTimeOfDay parses a time of day (hh:mm:ss[.fff][Z]) onto 0000-01-01 UTC.
+func parseTimeOfDay(s string) (time.Time, bool) {
+	s = strings.TrimSuffix(strings.ToUpper(s), "Z")
+	t, err := time.Parse("15:04:05.999999999", s)
+	return t, err == nil
 }
 
 // dateRange resolves a relative date literal to the span [start, end) of

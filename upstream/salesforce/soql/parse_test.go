@@ -40,6 +40,10 @@ func TestParse(t *testing.T) {
 			want:   "SELECT Id, SystemModstamp FROM Account WHERE SystemModstamp > 2024-01-01T00:00:00Z OR (SystemModstamp = 2024-01-01T00:00:00Z AND Id > '001000000000001AAA') ORDER BY SystemModstamp, Id LIMIT 2000",
 			fields: []string{"Id", "SystemModstamp"}, object: "Account", limit: 2000,
 			order: []Order{{Field: "SystemModstamp"}, {Field: "Id"}}},
+		{name: "client find-created query",
+			in:     "SELECT Id FROM Contact WHERE CreatedDate >= 2024-01-02T03:04:05Z AND CreatedById = '005000000000001AAA' AND Email = 'a@b.co' AND Amount__c = 12.5 AND Big__c = 1.5E7 AND Active__c = true AND Start__c = 13:30:00.000Z AND Birthdate = 2024-01-02 AND Title = null ORDER BY CreatedDate ASC, Id ASC",
+			want:   "SELECT Id FROM Contact WHERE CreatedDate >= 2024-01-02T03:04:05Z AND CreatedById = '005000000000001AAA' AND Email = 'a@b.co' AND Amount__c = 12.5 AND Big__c = 1.5E7 AND Active__c = true AND Start__c = 13:30:00.000Z AND Birthdate = 2024-01-02 AND Title = null ORDER BY CreatedDate, Id",
+			fields: []string{"Id"}, object: "Contact", limit: -1, order: []Order{{Field: "CreatedDate"}, {Field: "Id"}}},
 		{name: "and chain", in: "SELECT Id FROM A WHERE a = 1 AND b = 2 AND c = 3", want: "SELECT Id FROM A WHERE a = 1 AND b = 2 AND c = 3", fields: []string{"Id"}, object: "A", limit: -1},
 		{name: "or of ands", in: "SELECT Id FROM A WHERE (a = 1 AND b = 2) OR (c = 3)", want: "SELECT Id FROM A WHERE (a = 1 AND b = 2) OR c = 3", fields: []string{"Id"}, object: "A", limit: -1},
 		{name: "not binds tighter than and", in: "SELECT Id FROM A WHERE NOT a = 1 AND b = 2", want: "SELECT Id FROM A WHERE NOT a = 1 AND b = 2", fields: []string{"Id"}, object: "A", limit: -1},
@@ -144,6 +148,10 @@ func TestParseLiterals(t *testing.T) {
 		{lit: `3.25`, kind: NumberLit, num: 3.25},
 		{lit: `-0.5`, kind: NumberLit, num: -0.5},
 		{lit: `+7`, kind: NumberLit, num: 7},
+		{lit: `1.5E7`, kind: NumberLit, num: 1.5e7},
+		{lit: `-2e-3`, kind: NumberLit, num: -2e-3},
+		{lit: `13:30:00.000Z`, kind: TimeLit, start: time.Date(0, 1, 1, 13, 30, 0, 0, time.UTC)},
+		{lit: `08:05:09`, kind: TimeLit, start: time.Date(0, 1, 1, 8, 5, 9, 0, time.UTC)},
 		{lit: `true`, kind: BoolLit},
 		{lit: `NULL`, kind: NullLit},
 		{lit: `2024-01-02`, kind: DateLit, start: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)},
@@ -183,7 +191,7 @@ func TestParseLiterals(t *testing.T) {
 				if !l.Bool {
 					t.Errorf("Bool = false")
 				}
-			case DateLit, DateTimeLit:
+			case DateLit, DateTimeLit, TimeLit:
 				if !l.Time.Equal(tt.start) {
 					t.Errorf("Time = %v, want %v", l.Time, tt.start)
 				}
@@ -231,6 +239,9 @@ func TestParseErrors(t *testing.T) {
 		{"SELECT Id FROM A WHERE a = LAST_N_DAYS", CodeMalformedQuery, "unexpected token: 'LAST_N_DAYS'"},
 		{"SELECT Id FROM A WHERE a = LAST_N_DAYS:", CodeMalformedQuery, "unexpected token"},
 		{"SELECT Id FROM A WHERE a = 1.2.3", CodeMalformedQuery, "unexpected token"},
+		{"SELECT Id FROM A WHERE a = 1e", CodeMalformedQuery, "unexpected token: '1e'"},
+		{"SELECT Id FROM A WHERE a = 25:00:00Z", CodeMalformedQuery, "invalid time: 25:00:00Z"},
+		{"SELECT Id FROM A WHERE a = 12:00", CodeMalformedQuery, "unexpected token: ':'"},
 		{"SELECT Id FROM A WHERE a = -", CodeMalformedQuery, "unexpected token: '-'"},
 		{"SELECT Id FROM A WHERE a ! 1", CodeMalformedQuery, "unexpected token: '!'"},
 		{"SELECT Id FROM A WHERE a = :x", CodeMalformedQuery, "unexpected token: ':'"},

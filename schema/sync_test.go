@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tether-sync/tether/internal/pgtest"
 	"github.com/tether-sync/tether/schema"
 	"github.com/tether-sync/tether/upstream"
@@ -468,5 +470,46 @@ func TestSyncTableInTx(t *testing.T) {
 	}
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname = 'custom__c'").Scan(&n); err != nil || n != 0 {
 		t.Errorf("after rollback: table exists (%d), %v", n, err)
+	}
+}
+
+// TestSyncTableConcurrent: two processes setting up the same tables at once
+// (e.g. `tether setup` while `tether run` starts) both succeed and agree.
+func TestSyncTableConcurrent(t *testing.T) {
+	ctx := context.Background()
+	conn := migrated(t)
+	pool, err := pgxpool.New(ctx, conn.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*len(recorded))
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, name := range recorded {
+				obj := describe(t, name)
+				if _, err := schema.SyncTable(ctx, pool, "salesforce", obj); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent SyncTable: %v", err)
+	}
+	var rows, fields int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM salesforce._sync_columns").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range recorded {
+		fields += len(describe(t, name).Fields)
+	}
+	if rows != fields {
+		t.Errorf("%d mapping rows for %d fields", rows, fields)
 	}
 }

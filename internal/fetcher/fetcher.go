@@ -457,6 +457,13 @@ func (f *Fetcher) deletedTurn(ctx context.Context, r *tableRun, st tableState) (
 	}
 	start = start.Add(-deletedMargin)
 	res, err := f.cfg.Provider.ReadDeleted(ctx, t.Object, start, end)
+	if errors.Is(err, upstream.ErrWindowExpired) && time.Since(st.DeletedUntil) < 24*time.Hour {
+		// Deletes from minutes ago cannot have expired: the provider's clock
+		// and ours disagree. A resync would not help (it would expire again).
+		r.deletedDueAt = time.Now().Add(f.cfg.DeletedInterval)
+		return "", fmt.Errorf("read deletes of %s from %s: the provider says this is outside its window; is its clock far from ours? %w",
+			t.Object, start.Format(time.RFC3339), err)
+	}
 	if errors.Is(err, upstream.ErrWindowExpired) {
 		f.log.Warn().Str("table", t.Name).Time("deleted_until", st.DeletedUntil).
 			Msg("deletes since the last poll are no longer available; resyncing the table")

@@ -34,7 +34,8 @@ func (f *Fetcher) Prepare(ctx context.Context) ([]*schema.Table, error) {
 		dbErr  error
 	)
 	for _, obj := range f.cfg.Objects {
-		st, err := f.prepareOne(ctx, obj)
+		_, again := known[obj]
+		st, err := f.prepareOne(ctx, obj, again)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -80,7 +81,14 @@ func (f *Fetcher) Prepare(ctx context.Context) ([]*schema.Table, error) {
 	return out, nil
 }
 
-func (f *Fetcher) prepareOne(ctx context.Context, object string) (*schema.Table, error) {
+func (f *Fetcher) prepareOne(ctx context.Context, object string, again bool) (*schema.Table, error) {
+	if again {
+		// A provider that caches describes must ask again, or new fields
+		// would never be seen.
+		if fp, ok := f.cfg.Provider.(interface{ ForgetDescribe(string) }); ok {
+			fp.ForgetDescribe(object)
+		}
+	}
 	obj, err := f.cfg.Provider.Describe(ctx, object)
 	if err != nil {
 		return nil, fmt.Errorf("describe %s: %w", object, err)

@@ -1,0 +1,259 @@
+package sim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tether-sync/tether/upstream/salesforce/sfid"
+	"github.com/tether-sync/tether/upstream/salesforce/soql"
+)
+
+// cursor is a query's snapshot of matching records, paged by locator.
+type cursor struct {
+	obj     *objectDef
+	recs    []*record
+	fields  []*fieldDef
+	batch   int
+	total   int
+	lastUse time.Time
+}
+
+const maxCursors = 200
+
+// batchSize reads Sforce-Query-Options: batchSize=N (200..2000, default 2000).
+func batchSize(r *http.Request) int {
+	n := 2000
+	for _, part := range strings.Split(r.Header.Get("Sforce-Query-Options"), ",") {
+		kv := strings.SplitN(strings.TrimSpace(part), "=", 2)
+		if len(kv) == 2 && strings.EqualFold(kv[0], "batchSize") {
+			if v, err := strconv.Atoi(strings.TrimSpace(kv[1])); err == nil {
+				n = v
+			}
+		}
+	}
+	if n < 200 {
+		n = 200
+	}
+	if n > 2000 {
+		n = 2000
+	}
+	return n
+}
+
+func queryError(w http.ResponseWriter, err error) {
+	var qe *soql.Error
+	if errors.As(err, &qe) {
+		writeError(w, http.StatusBadRequest, qe.Code, "%s", qe.Message)
+		return
+	}
+	writeError(w, http.StatusBadRequest, "MALFORMED_QUERY", "%v", err)
+}
+
+// matchValue converts a stored value for soql.Match / ordering.
+func matchValue(f *fieldDef, v any) any {
+	switch x := v.(type) {
+	case string:
+		if f.Type == "date" {
+			if t, err := time.Parse("2006-01-02", x); err == nil {
+				return soql.DateOf(t)
+			}
+		}
+	case map[string]any:
+		return nil
+	}
+	return v
+}
+
+func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, ver string, all bool) {
+	text := r.URL.Query().Get("q")
+	if strings.TrimSpace(text) == "" {
+		writeError(w, http.StatusBadRequest, "MALFORMED_QUERY", "A query string must be provided.")
+		return
+	}
+	q, err := soql.ParseWithClock(text, s.Now())
+	if err != nil {
+		queryError(w, err)
+		return
+	}
+	s.mu.Lock() // the sorted index and cursors may be updated
+	defer s.mu.Unlock()
+	o := s.object(q.Object)
+	if o == nil {
+		writeError(w, http.StatusBadRequest, "INVALID_TYPE", "\n%s\n^\nERROR at Row:1:Column:1\nsObject type '%s' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.", text, q.Object)
+		return
+	}
+	for _, name := range q.ReferencedFields() {
+		if o.field(name) == nil {
+			writeError(w, http.StatusBadRequest, "INVALID_FIELD", "\n%s\n^\nERROR at Row:1:Column:1\nNo such column '%s' on entity '%s'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.", text, name, o.Name)
+			return
+		}
+	}
+	for _, ob := range q.OrderBy {
+		if f := o.field(ob.Field); f.Type == "address" || f.Type == "textarea" && f.Length > 255 || f.Type == "multipicklist" {
+			writeError(w, http.StatusBadRequest, "INVALID_FIELD", "field '%s' can not be sorted in a query call", f.Name)
+			return
+		}
+	}
+	var fields []*fieldDef
+	seen := map[string]bool{}
+	for _, name := range q.Fields {
+		f := o.field(name)
+		if !seen[f.Name] {
+			seen[f.Name] = true
+			fields = append(fields, f)
+		}
+	}
+
+	// Candidate records: by (SystemModstamp, Id) when that is the order asked.
+	src := o.recs
+	presorted := false
+	if isStampOrder(q.OrderBy) {
+		src = o.sorted()
+		presorted = true
+	}
+	lookup := map[string]*fieldDef{}
+	for _, name := range q.ReferencedFields() {
+		lookup[name] = o.field(name)
+	}
+	get := func(rec *record) func(string) (any, bool) {
+		return func(name string) (any, bool) {
+			f := lookup[name]
+			if f == nil {
+				f = o.field(name)
+			}
+			if f == nil {
+				return nil, false
+			}
+			return matchValue(f, o.value(rec, f)), true
+		}
+	}
+	var matched []*record
+	for _, rec := range src {
+		if rec.deleted && !all {
+			continue
+		}
+		ok, err := soql.Match(q.Where, get(rec))
+		if err != nil {
+			queryError(w, err)
+			return
+		}
+		if ok {
+			matched = append(matched, rec)
+		}
+	}
+	if len(q.OrderBy) > 0 && !presorted {
+		orders := make([]*fieldDef, len(q.OrderBy))
+		for i, ob := range q.OrderBy {
+			orders[i] = o.field(ob.Field)
+		}
+		sort.SliceStable(matched, func(i, j int) bool {
+			for k, ob := range q.OrderBy {
+				f := orders[k]
+				c := ob.Compare(matchValue(f, o.value(matched[i], f)), matchValue(f, o.value(matched[j], f)))
+				if c != 0 {
+					return c < 0
+				}
+			}
+			return false
+		})
+	}
+	if q.Offset > 0 {
+		if q.Offset >= len(matched) {
+			matched = nil
+		} else {
+			matched = matched[q.Offset:]
+		}
+	}
+	if q.Limit >= 0 && len(matched) > q.Limit {
+		matched = matched[:q.Limit]
+	}
+	if q.Count {
+		writeJSON(w, http.StatusOK, map[string]any{"totalSize": len(matched), "done": true, "records": []any{}})
+		return
+	}
+	c := &cursor{obj: o, recs: matched, fields: fields, batch: batchSize(r), total: len(matched), lastUse: time.Now()}
+	s.writePage(w, c, 0, ver)
+}
+
+func isStampOrder(ob []soql.Order) bool {
+	if len(ob) == 0 || len(ob) > 2 {
+		return false
+	}
+	if !strings.EqualFold(ob[0].Field, "SystemModstamp") || ob[0].Desc {
+		return false
+	}
+	return len(ob) == 1 || strings.EqualFold(ob[1].Field, "Id") && !ob[1].Desc
+}
+
+// writePage answers one page from offset; caller holds mu (write).
+func (s *Server) writePage(w http.ResponseWriter, c *cursor, offset int, ver string) {
+	end := offset + c.batch
+	if end > len(c.recs) {
+		end = len(c.recs)
+	}
+	var buf bytes.Buffer
+	buf.Grow(256 * (end - offset + 1))
+	fmt.Fprintf(&buf, `{"totalSize":%d,"done":%t`, c.total, end >= len(c.recs))
+	if end < len(c.recs) {
+		loc := s.saveCursor(c)
+		fmt.Fprintf(&buf, `,"nextRecordsUrl":"/services/data/v%s/query/%s-%d"`, ver, loc, end)
+	}
+	buf.WriteString(`,"records":[`)
+	for i := offset; i < end; i++ {
+		if i > offset {
+			buf.WriteByte(',')
+		}
+		c.obj.recordJSON(&buf, c.recs[i], c.fields, ver)
+	}
+	buf.WriteString("]}")
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// saveCursor stores c (once) and returns its locator id.
+func (s *Server) saveCursor(c *cursor) string {
+	for id, x := range s.cursors {
+		if x == c {
+			return id
+		}
+	}
+	s.curN++
+	id := sfid.New("01g", instanceCode, s.curN+idBase)
+	s.cursors[id] = c
+	s.curOrder = append(s.curOrder, id)
+	for len(s.curOrder) > maxCursors {
+		delete(s.cursors, s.curOrder[0])
+		s.curOrder = s.curOrder[1:]
+	}
+	return id
+}
+
+func (s *Server) handleQueryMore(w http.ResponseWriter, r *http.Request, ver, locator string) {
+	i := strings.LastIndexByte(locator, '-')
+	var id string
+	var offset int
+	var err error
+	if i > 0 {
+		id = locator[:i]
+		offset, err = strconv.Atoi(locator[i+1:])
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.cursors[id]
+	if i <= 0 || err != nil || c == nil || offset < 0 || offset > len(c.recs) || time.Since(c.lastUse) > 15*time.Minute {
+		writeError(w, http.StatusBadRequest, "INVALID_QUERY_LOCATOR", "invalid query locator")
+		return
+	}
+	c.lastUse = time.Now()
+	if bs := r.Header.Get("Sforce-Query-Options"); bs != "" {
+		c.batch = batchSize(r)
+	}
+	s.writePage(w, c, offset, ver)
+}

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Expr is a WHERE condition: *And, *Or, *Not, *Comparison or *In.
+// Expr is a WHERE condition: *And, *Or, *Not, *Comparison, *In or *Includes.
 type Expr interface {
 	// String renders the condition as SOQL, parenthesising nested AND/OR.
 	String() string
@@ -34,6 +34,15 @@ type In struct {
 	Field  string
 	Not    bool
 	Values []Literal
+}
+
+// Includes is `Field INCLUDES ('a;b', 'c')` on a multi-select picklist
+// (EXCLUDES when Exclude is set). Each value is a set of ';'-separated items;
+// INCLUDES is true when the field holds every item of at least one value.
+type Includes struct {
+	Field   string
+	Exclude bool
+	Values  []Literal
 }
 
 // LiteralKind tells what a Literal holds.
@@ -90,6 +99,24 @@ func (in *In) String() string {
 	return b.String()
 }
 
+func (in *Includes) String() string {
+	var b strings.Builder
+	b.WriteString(in.Field)
+	if in.Exclude {
+		b.WriteString(" EXCLUDES (")
+	} else {
+		b.WriteString(" INCLUDES (")
+	}
+	for i, v := range in.Values {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(v.Text)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
 func joinTerms(terms []Expr, sep string) string {
 	parts := make([]string, len(terms))
 	for i, t := range terms {
@@ -122,6 +149,8 @@ func walkFields(e Expr, fn func(string)) {
 	case *Comparison:
 		fn(e.Field)
 	case *In:
+		fn(e.Field)
+	case *Includes:
 		fn(e.Field)
 	}
 }

@@ -138,7 +138,7 @@ func decodeString(body string, keepLike bool) (string, error) {
 			continue
 		}
 		if i+1 >= len(body) {
-			return "", fmt.Errorf("Illegal character sequence '\\' in string literal.")
+			return "", badEscape(`\`)
 		}
 		i++
 		switch e := body[i]; e {
@@ -161,10 +161,17 @@ func decodeString(body string, keepLike bool) (string, error) {
 			b.WriteByte(e)
 		default:
 			r, _ := utf8.DecodeRuneInString(body[i:])
-			return "", fmt.Errorf("Illegal character sequence '\\%c' in string literal.", r)
+			return "", badEscape(`\` + string(r))
 		}
 	}
 	return b.String(), nil
+}
+
+// badEscape is an invalid escape sequence in a string literal.
+type badEscape string
+
+func (b badEscape) Error() string {
+	return fmt.Sprintf("Illegal character sequence '%s' in string literal.", string(b))
 }
 
 // lexNumberOrDate reads a number (optionally signed, optionally decimal), a

@@ -76,6 +76,53 @@ func (in *In) eval(get func(string) (any, bool)) (bool, error) {
 	return in.Not, nil
 }
 
+func (in *Includes) eval(get func(string) (any, bool)) (bool, error) {
+	v, ok := get(in.Field)
+	if !ok {
+		return false, noSuchField(in.Field)
+	}
+	var have []string
+	switch x := normalize(v).(type) {
+	case nil:
+	case string:
+		have = splitItems(x)
+	default:
+		t, q := fieldType(x)
+		return false, typeError(in.Field, t, q)
+	}
+	for _, lit := range in.Values {
+		all := true
+		for _, want := range splitItems(lit.Str) {
+			found := false
+			for _, h := range have {
+				if strings.EqualFold(h, want) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				all = false
+				break
+			}
+		}
+		if all && len(have) > 0 {
+			return !in.Exclude, nil
+		}
+	}
+	return in.Exclude, nil
+}
+
+// splitItems splits a multi-select picklist value into its items.
+func splitItems(s string) []string {
+	var out []string
+	for _, it := range strings.Split(s, ";") {
+		if it = strings.TrimSpace(it); it != "" {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
 func noSuchField(f string) error {
 	return &Error{Code: CodeInvalidField, Message: fmt.Sprintf("No such column '%s' on entity. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.", f)}
 }

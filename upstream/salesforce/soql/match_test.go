@@ -50,6 +50,7 @@ func TestMatch(t *testing.T) {
 		"Title":          "日本 Straße",
 		"StartTime":      "13:30:00.000Z",
 		"Revenue":        json.Number("1.5E7"),
+		"Picks":          "x;y;z",
 	}
 	tests := []struct {
 		where string
@@ -179,8 +180,18 @@ func TestMatch(t *testing.T) {
 		// exponents
 		{"Revenue = 15000000", true},
 		{"Amount < 1.5E7", true},
-		// multi-select picklist as []string
+		// multi-select picklists ([]string or "a;b")
 		{"Tags = 'a;b'", true},
+		{"Tags INCLUDES ('a')", true},
+		{"Tags INCLUDES ('B;a')", true},
+		{"Tags INCLUDES ('a;c')", false},
+		{"Tags INCLUDES ('a;c', 'b')", true},
+		{"Tags EXCLUDES ('c')", true},
+		{"Tags EXCLUDES ('c', 'b')", false},
+		{"Picks INCLUDES ('y')", true},
+		{"Picks INCLUDES ('x;z')", true},
+		{"Industry INCLUDES ('a')", false},
+		{"Industry EXCLUDES ('a')", true},
 		// logic
 		{"Name = 'x' OR Amount > 1000", true},
 		{"Name = 'x' OR Amount > 2000", false},
@@ -248,6 +259,8 @@ func TestMatchErrors(t *testing.T) {
 		{"SystemModstamp = 5", CodeInvalidField, "field 'SystemModstamp' must be of type dateTime"},
 		{"Name = 13:00:00Z", CodeInvalidField, "field 'Name' must be of type string and should be enclosed in quotes"},
 		{"Amount = 13:00:00Z", CodeInvalidField, "field 'Amount' must be of type double"},
+		{"Amount INCLUDES ('x')", CodeInvalidField, "field 'Amount' must be of type double"},
+		{"Nope EXCLUDES ('x')", CodeInvalidField, "No such column 'Nope'"},
 		{"Weird = 'x'", CodeInvalidField, "field 'Weird' must be of type struct {}"},
 	}
 	for _, tt := range tests {

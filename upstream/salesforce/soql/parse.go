@@ -304,6 +304,19 @@ func (p *parser) unary() (Expr, error) {
 			return nil, err
 		}
 		return &In{Field: f, Values: vals}, nil
+	case p.isKW("INCLUDES"), p.isKW("EXCLUDES"):
+		exclude := p.isKW("EXCLUDES")
+		p.next()
+		vals, err := p.list()
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			if v.Kind != StringLit {
+				return nil, malformed(p.src, p.toks[p.i-1].pos, fmt.Sprintf("unexpected token: '%s'", vals[i].Text))
+			}
+		}
+		return &Includes{Field: f, Exclude: exclude, Values: vals}, nil
 	case p.isKW("LIKE"):
 		p.next()
 		t := p.peek()

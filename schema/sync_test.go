@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -511,5 +512,65 @@ func TestSyncTableConcurrent(t *testing.T) {
 	}
 	if rows != fields {
 		t.Errorf("%d mapping rows for %d fields", rows, fields)
+	}
+}
+
+// TestSyncTableDoesNotQueueBehindLocks: while an application transaction
+// holds the table, SyncTable gives up after its lock timeout (instead of
+// blocking every query queued behind its ALTER TABLE), and succeeds later.
+func TestSyncTableDoesNotQueueBehindLocks(t *testing.T) {
+	defer schema.SetDDLLockTimeout(300 * time.Millisecond)()
+	ctx := context.Background()
+	conn := migrated(t)
+	obj := describe(t, "Custom__c")
+	if _, err := schema.SyncTable(ctx, conn, "salesforce", obj); err != nil {
+		t.Fatal(err)
+	}
+	app, err := pgx.Connect(ctx, conn.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(ctx)
+	appTx, err := app.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appTx.Exec(ctx, "SELECT * FROM salesforce.custom__c"); err != nil {
+		t.Fatal(err)
+	}
+	obj.Fields = append(obj.Fields, upstream.Field{Name: "Extra__c", Kind: upstream.KindBool, SourceType: "boolean"})
+	start := time.Now()
+	_, err = schema.SyncTable(ctx, conn, "salesforce", obj)
+	if err == nil || !strings.Contains(err.Error(), "locked by another transaction") {
+		t.Fatalf("SyncTable under lock: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("waited %s", d)
+	}
+	// Re-running without DDL does not need the lock.
+	if _, err := schema.SyncTable(ctx, conn, "salesforce", describe(t, "Custom__c")); err != nil {
+		t.Errorf("SyncTable without changes under lock: %v", err)
+	}
+	if err := appTx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// In a caller's transaction the caller's lock_timeout is left as it was.
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := schema.SyncTable(ctx, tx, "salesforce", obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lt string
+	if err := tx.QueryRow(ctx, "SHOW lock_timeout").Scan(&lt); err != nil || lt != "0" {
+		t.Errorf("lock_timeout after SyncTable = %q, %v", lt, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := tbl.ColumnForField("Extra__c"); c == nil || !c.Synced || c.PGType != "boolean" {
+		t.Errorf("Extra__c: %+v", c)
 	}
 }

@@ -37,16 +37,16 @@ var WriteStates = []string{"new", "pending", "succeeded", "failed", "skipped"}
 
 // Report is one snapshot of tether's state.
 type Report struct {
-	GeneratedAt time.Time       `json:"generated_at"`
-	Schema      string          `json:"schema"`
-	Overall     health.Status   `json:"overall"`
-	Health      []health.Entry  `json:"health"`
-	Tables      []Table         `json:"tables"`
-	WriteLog    WriteLog        `json:"write_log"`
-	Capture     []Capture       `json:"capture"`
-	API         *APIUsage       `json:"api_usage,omitempty"`
-	Leader      *LeaderInfo     `json:"leader,omitempty"`
-	Warnings    []string        `json:"warnings,omitempty"`
+	GeneratedAt time.Time      `json:"generated_at"`
+	Schema      string         `json:"schema"`
+	Overall     health.Status  `json:"overall"`
+	Health      []health.Entry `json:"health"`
+	Tables      []Table        `json:"tables"`
+	WriteLog    WriteLog       `json:"write_log"`
+	Capture     []Capture      `json:"capture"`
+	API         *APIUsage      `json:"api_usage,omitempty"`
+	Leader      *LeaderInfo    `json:"leader,omitempty"`
+	Warnings    []string       `json:"warnings,omitempty"`
 }
 
 // Table is one synced table.

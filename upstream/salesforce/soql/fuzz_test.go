@@ -23,6 +23,8 @@ func FuzzParse(f *testing.F) {
 		"SELECT Id FORM Account",
 		"SELECT Id FROM A WHERE a = 'x",
 		"SELECT Account.Name FROM Contact WHERE Account.Name != null",
+		"SELECT Id FROM A WHERE Tags__c INCLUDES ('a;b', 'c') AND Start__c > 13:30:00.000Z AND Big__c < 1.5E7",
+		"SELECT Id FROM A WHERE (NOT Name LIKE '%x') AND Name <> 'y'",
 	}
 	for _, s := range seeds {
 		f.Add(s)

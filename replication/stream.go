@@ -79,6 +79,8 @@ type stream struct {
 	lastSent    pglogrepl.LSN
 	lastStatus  time.Time
 
+	replayed int // transactions skipped because the log has them
+
 	scratch    [2][]byte
 	scratchIdx int
 }
@@ -215,7 +217,10 @@ func (s *stream) handle(ctx context.Context, m pglogrepl.Message) error {
 		if s.checkpoint != 0 && m.FinalLSN < s.checkpoint {
 			// Seen before a crash or reconnect; its rows are in the log already.
 			s.skip = true
-			s.log.Debug().Str("commit_lsn", m.FinalLSN.String()).Msg("skipping transaction already captured")
+			s.replayed++
+		} else if s.replayed > 0 {
+			s.log.Info().Int("transactions", s.replayed).Str("checkpoint", s.checkpoint.String()).Msg("skipped transactions already in the log")
+			s.replayed = 0
 		}
 	case *pglogrepl.OriginMessage:
 		if s.inTx && m.Name == s.cfg.Origin {

@@ -29,9 +29,6 @@ func (s *Server) replicationRange(w http.ResponseWriter, r *http.Request, window
 	start = st.Truncate(time.Minute)
 	end := en.Truncate(time.Minute)
 	earliest = now.Add(-window).Truncate(time.Minute)
-	if c := s.created.Truncate(time.Minute); c.After(earliest) {
-		earliest = c
-	}
 	if !end.After(start) {
 		writeError(w, http.StatusBadRequest, "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate by more than one minute")
 		return

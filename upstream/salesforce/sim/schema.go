@@ -128,6 +128,13 @@ func loadRecorded(name string) (*objectDef, error) {
 	o := &objectDef{Name: name, Label: asString(raw["label"]), KeyPrefix: asString(raw["keyPrefix"]), Custom: asBool(raw["custom"])}
 	fl, _ := raw["fields"].([]any)
 	delete(raw, "fields")
+	// Newer API versions (as in the Contact, Lead and Opportunity recordings)
+	// carry these keys; the Account recording is older.
+	for k, v := range map[string]any{"associateEntityType": nil, "associateParentEntity": nil, "sobjectDescribeOption": "FULL"} {
+		if _, ok := raw[k]; !ok {
+			raw[k] = v
+		}
+	}
 	o.raw = raw
 	for _, x := range fl {
 		o.fields = append(o.fields, parseField(x.(map[string]any)))

@@ -579,10 +579,11 @@ func (s *Server) AddCustomObject(c CustomObject) error {
 	return nil
 }
 
-// customPrefix gives the n-th custom object key prefix: a0A, a0B, ...
+// customPrefix gives the n-th custom object key prefix: a0A, a0B, ..., a09, a1A, ...
 func customPrefix(n int) string {
 	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	return "a" + string(digits[(n/len(digits))%len(digits)]) + string(digits[n%len(digits)])
+	const second = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	return "a" + string(second[(n/len(digits))%len(second)]) + string(digits[n%len(digits)])
 }
 
 // createLocked inserts a record; caller holds mu.

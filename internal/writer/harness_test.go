@@ -338,8 +338,8 @@ type fakeProvider struct {
 	writes   []string // "op object n"
 	finds    int
 
-	failNext    int          // whole requests answer a transient 503
-	unknownNext int          // whole requests are applied, then the answer is lost
+	failNext    int            // whole requests answer a transient 503
+	unknownNext int            // whole requests are applied, then the answer is lost
 	locks       map[string]int // record id → per-record UNABLE_TO_LOCK_ROW answers left
 	authErr     bool
 	quotaErr    bool
@@ -355,7 +355,7 @@ func (f *fakeProvider) Objects(context.Context) ([]upstream.ObjectSummary, error
 	return nil, nil
 }
 func (f *fakeProvider) Describe(context.Context, string) (*upstream.Object, error) { return nil, nil }
-func (f *fakeProvider) Count(context.Context, string) (int64, error)              { return 0, nil }
+func (f *fakeProvider) Count(context.Context, string) (int64, error)               { return 0, nil }
 func (f *fakeProvider) Read(context.Context, upstream.ReadRequest) (*upstream.Page, error) {
 	return nil, nil
 }

@@ -421,7 +421,7 @@ func TestQueryPagingAndQueryAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	var q1, q2 map[string]any
-	c.query("SELECT Id, IsDeleted FROM Contact WHERE Id = '" + del + "'").json(t, &q1)
+	c.query("SELECT Id, IsDeleted FROM Contact WHERE Id = '"+del+"'").json(t, &q1)
 	c.do("GET", "/services/data/v62.0/queryAll?q="+url.QueryEscape("SELECT Id, IsDeleted FROM Contact WHERE Id = '"+del+"'"), nil).json(t, &q2)
 	if q1["totalSize"] != 0.0 || q2["totalSize"] != 1.0 || q2["records"].([]any)[0].(map[string]any)["IsDeleted"] != true {
 		t.Errorf("query %v queryAll %v", q1, q2)
@@ -459,9 +459,9 @@ func TestQueryPagingAndQueryAll(t *testing.T) {
 	var wantQErr []map[string]any
 	fixture(t, "query_error_response.json", &wantQErr)
 	for q, code := range map[string]string{
-		"SELECT Id, Bogus FROM Contact":     "INVALID_FIELD",
-		"SELECT Id FROM Bogus":              "INVALID_TYPE",
-		"SELEC Id FROM Contact":             "MALFORMED_QUERY",
+		"SELECT Id, Bogus FROM Contact":      "INVALID_FIELD",
+		"SELECT Id FROM Bogus":               "INVALID_TYPE",
+		"SELEC Id FROM Contact":              "MALFORMED_QUERY",
 		"SELECT Id FROM Contact WHERE Foo=1": "INVALID_FIELD",
 	} {
 		r := c.query(q)

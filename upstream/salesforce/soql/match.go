@@ -225,7 +225,11 @@ func compare(field, op string, v any, lit *Literal) (bool, error) {
 			return false, typeError(field, t, false)
 		}
 		if op == "LIKE" {
-			return matchLike(lit.like, s), nil
+			p := lit.like
+			if p == nil && lit.Str != "" { // a hand-built Comparison: Str is the pattern
+				p = compileLike(lit.Str)
+			}
+			return matchLike(p, s), nil
 		}
 		return applyOp(op, compareStrings(s, lit.Str)), nil
 	case NumberLit:

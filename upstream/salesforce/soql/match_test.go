@@ -437,3 +437,14 @@ func TestLooksLikeID(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchHandBuilt(t *testing.T) {
+	e := &And{Terms: []Expr{
+		&Comparison{Field: "Name", Op: "LIKE", Value: Literal{Kind: StringLit, Text: "'ac%'", Str: "ac%"}},
+		&In{Field: "Id", Values: []Literal{{Kind: StringLit, Str: "001000000000001"}}},
+	}}
+	rec := record{"Name": "ACME", "Id": "001000000000001AAA"}
+	if ok, err := Match(e, rec.get); !ok || err != nil {
+		t.Fatalf("Match = %v, %v; want true", ok, err)
+	}
+}

@@ -463,6 +463,8 @@ func (c *Client) exchange(ctx context.Context, cl call, token string) (*response
 		return nil, c.networkError(ctx, cl, true, err)
 	}
 	c.metrics.Request(cl.endpoint, cl.method, fmt.Sprint(res.StatusCode))
+	c.log.Debug().Str("endpoint", cl.endpoint).Str("method", cl.method).Int("status", res.StatusCode).
+		Dur("took", time.Since(began)).Msg("api request")
 	if used, max, ok := ParseLimitInfo(res.Header.Get("Sforce-Limit-Info")); ok {
 		c.usageMu.Lock()
 		c.usedToday, c.maxToday = used, max

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tether-sync/tether/internal/health"
+	"github.com/tether-sync/tether/internal/metrics"
 	"github.com/tether-sync/tether/internal/ratelimit"
 	"github.com/tether-sync/tether/upstream"
 )
@@ -151,6 +152,7 @@ func TestExpiredSessionRefreshesOnce(t *testing.T) {
 	hm := health.NewMemory()
 	cfg := testConfig(f.srv.URL, logs)
 	cfg.Health = hm
+	cfg.Metrics = metrics.New()
 	c, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +161,20 @@ func TestExpiredSessionRefreshesOnce(t *testing.T) {
 		t.Fatalf("count %d %v", n, err)
 	}
 	f.expire()
+	defer func() {
+		got := gathered(t, cfg.Metrics)
+		for k, want := range map[string]float64{
+			"tether_api_requests_total{code=200,endpoint=query,method=GET}":  2,
+			"tether_api_requests_total{code=401,endpoint=query,method=GET}":  1,
+			"tether_api_requests_total{code=200,endpoint=token,method=POST}": 2,
+			"tether_api_daily_usage{kind=used}":                              10,
+			"tether_api_daily_usage{kind=max}":                               1000,
+		} {
+			if got[k] != want {
+				t.Errorf("%s = %v, want %v (all: %v)", k, got[k], want, got)
+			}
+		}
+	}()
 	if n, err := c.Count(context.Background(), "Account"); err != nil || n != 42 {
 		t.Fatalf("count after expiry %d %v", n, err)
 	}
@@ -553,4 +569,33 @@ func mustRead(path string) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// gathered flattens the registry into "name{label=value,...}" → value.
+func gathered(t *testing.T, m *metrics.Metrics) map[string]float64 {
+	t.Helper()
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range fams {
+		for _, mt := range f.GetMetric() {
+			var labels []string
+			for _, l := range mt.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			key := f.GetName()
+			if len(labels) > 0 {
+				key += "{" + strings.Join(labels, ",") + "}"
+			}
+			switch {
+			case mt.GetCounter() != nil:
+				out[key] = mt.GetCounter().GetValue()
+			case mt.GetGauge() != nil:
+				out[key] = mt.GetGauge().GetValue()
+			}
+		}
+	}
+	return out
 }

@@ -109,6 +109,8 @@ func route(method, path string) (key, ver, rest string, write bool) {
 		return "queryAll", ver, rest, false
 	case (parts[0] == "query" || parts[0] == "queryAll") && len(parts) == 2:
 		return "queryMore", ver, rest, false
+	case parts[0] == "composite" && len(parts) == 3 && parts[1] == "sobjects":
+		return "composite:retrieve", ver, rest, false
 	case rest == "/composite/sobjects":
 		return "composite:" + method, ver, rest, method != http.MethodGet
 	case parts[0] == "sobjects" && len(parts) == 3 && parts[2] == "describe":
@@ -282,6 +284,8 @@ func (s *Server) serveAPI(w *statusWriter, r *http.Request, key, ver, rest strin
 		s.handleUpdated(w, r, parts[1])
 	case key == "deleted":
 		s.handleDeleted(w, r, parts[1])
+	case key == "composite:retrieve":
+		s.handleRetrieve(w, r, ver, parts[2])
 	case strings.HasPrefix(key, "composite:"):
 		s.handleComposite(w, r, ver)
 	case strings.HasPrefix(key, "sobject:"):
@@ -752,9 +756,11 @@ func (s *Server) writeCollection(w http.ResponseWriter, create, allOrNone bool, 
 		typ, _ := attrs["type"].(string)
 		var idp *string
 		if !create {
-			if id, _ := body["Id"].(string); id != "" {
-				idc := id
-				idp = &idc
+			for k, v := range body { // field names are case-insensitive
+				if id, _ := v.(string); strings.EqualFold(k, "Id") && id != "" {
+					idc := id
+					idp = &idc
+				}
 			}
 		}
 		fail := func(e *writeErr) {
@@ -884,4 +890,72 @@ func (s *Server) deleteCollection(w http.ResponseWriter, ids []string, allOrNone
 			results[i] = saveResult{ID: results[i].ID, Success: false, Errors: []*writeErr{rolledBack()}}
 		}
 	}
+}
+
+// handleRetrieve answers GET /composite/sobjects/{Object}?ids=&fields= and
+// POST with {"ids":[...],"fields":[...]}: the records in request order, null
+// for an id that matches no live record.
+func (s *Server) handleRetrieve(w http.ResponseWriter, r *http.Request, ver, name string) {
+	var body struct {
+		IDs    []string `json:"ids"`
+		Fields []string `json:"fields"`
+	}
+	switch r.Method {
+	case http.MethodGet:
+		q := r.URL.Query()
+		body.IDs = strings.Split(q.Get("ids"), ",")
+		body.Fields = strings.Split(q.Get("fields"), ",")
+	case http.MethodPost:
+		if err := decodeBody(r, &body); err != nil {
+			jsonParseError(w, err)
+			return
+		}
+	default:
+		writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "HTTP Method '%s' not allowed. Allowed are GET,POST", r.Method)
+		return
+	}
+	if len(body.IDs) > 2000 {
+		writeError(w, http.StatusBadRequest, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 2000 records into this call")
+		return
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	o := s.object(name)
+	if o == nil {
+		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+		return
+	}
+	var fields []*fieldDef
+	for _, n := range body.Fields {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		f := o.field(n)
+		if f == nil {
+			writeError(w, http.StatusBadRequest, "INVALID_FIELD", "No such column '%s' on sobject of type %s", n, o.Name)
+			return
+		}
+		fields = append(fields, f)
+	}
+	if len(fields) == 0 {
+		writeError(w, http.StatusBadRequest, "MISSING_ARGUMENT", "fields parameter is required")
+		return
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, id := range body.IDs {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		rec, werr := s.findLive(o, strings.TrimSpace(id))
+		if werr != nil {
+			buf.WriteString("null")
+			continue
+		}
+		o.recordJSON(&buf, rec, fields, ver)
+	}
+	buf.WriteByte(']')
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
 }

@@ -43,7 +43,7 @@ type dbEnv struct {
 	t     *table
 }
 
-func newDBEnv(t *testing.T, obj *upstream.Object) *dbEnv {
+func newDBEnv(t testing.TB, obj *upstream.Object) *dbEnv {
 	t.Helper()
 	ctx := context.Background()
 	dsn := pgtest.NewDB(t)
@@ -94,7 +94,7 @@ func (e *dbEnv) upsert(t *testing.T, recs []upstream.Record, touch bool) applyRe
 	return res
 }
 
-func (e *dbEnv) exec(t *testing.T, sql string, args ...any) {
+func (e *dbEnv) exec(t testing.TB, sql string, args ...any) {
 	t.Helper()
 	if _, err := e.pool.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)

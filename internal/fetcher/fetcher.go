@@ -69,6 +69,11 @@ type Config struct {
 	// 0: one second; negative: no overlap.
 	Overlap time.Duration
 
+	// Now is the provider's clock, used as the end of deleted-records reads
+	// (providers report a delete only once its minute has passed on their
+	// clock); nil: time.Now. Tests pass the simulator's clock.
+	Now func() time.Time
+
 	Provider upstream.Provider
 	Pool     *pgxpool.Pool
 	Guard    *replication.EchoGuard
@@ -123,6 +128,9 @@ func New(cfg Config) *Fetcher {
 	}
 	if cfg.Health == nil {
 		cfg.Health = health.Nop{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &Fetcher{cfg: cfg, log: cfg.Logger.With().Str("component", "fetcher").Logger()}
 }
@@ -447,7 +455,7 @@ func (f *Fetcher) pollTurn(ctx context.Context, r *tableRun, st tableState) (str
 // the table is reset for a resync, which removes what it does not see again.
 func (f *Fetcher) deletedTurn(ctx context.Context, r *tableRun, st tableState) (string, error) {
 	t := r.t
-	end := time.Now().UTC()
+	end := f.cfg.Now().UTC()
 	if st.LastChange.After(end) {
 		end = st.LastChange // the provider's clock is at least this late
 	}

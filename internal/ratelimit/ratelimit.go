@@ -50,7 +50,8 @@ const DefaultDailyRecheck = time.Minute
 
 // Config sets the limits. The zero Config limits nothing but the daily ceiling.
 type Config struct {
-	// AllowedRequests is the most request starts in any window of Period; <= 0: unlimited.
+	// AllowedRequests is the most request starts in any window of Period;
+	// <= 0 (or Period <= 0): unlimited.
 	AllowedRequests int
 	// Period is the sliding window length.
 	Period time.Duration
@@ -106,6 +107,9 @@ type Limiter struct {
 
 // New returns a limiter with the given configuration.
 func New(cfg Config) *Limiter {
+	if cfg.Period <= 0 {
+		cfg.AllowedRequests = 0 // no window, no rate
+	}
 	if cfg.DailyShare <= 0 {
 		cfg.DailyShare = DefaultDailyShare
 	}

@@ -29,6 +29,7 @@ const testSchema = "salesforce"
 type env struct {
 	t      *testing.T
 	ctx    context.Context
+	dsn    string
 	pool   *pgxpool.Pool
 	guard  *replication.EchoGuard
 	tables map[string]*schema.Table
@@ -53,7 +54,7 @@ func newEnv(t *testing.T, objects ...*upstream.Object) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	e := &env{t: t, ctx: ctx, pool: pool, tables: map[string]*schema.Table{}}
+	e := &env{t: t, ctx: ctx, dsn: dsn, pool: pool, tables: map[string]*schema.Table{}}
 	for _, o := range objects {
 		tb, err := schema.SyncTable(ctx, pool, testSchema, o)
 		if err != nil {

@@ -1,0 +1,238 @@
+package writer
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tether-sync/tether/internal/fetcher"
+	"github.com/tether-sync/tether/internal/ratelimit"
+	"github.com/tether-sync/tether/replication"
+	"github.com/tether-sync/tether/upstream/salesforce"
+	"github.com/tether-sync/tether/upstream/salesforce/sim"
+)
+
+// simEnv is the whole write path against the Salesforce simulator over
+// HTTP: application SQL → capture → _sync_write_log → writer → client → sim.
+type simEnv struct {
+	*env
+	srv     *sim.Server
+	client  *salesforce.Client
+	limiter *ratelimit.Limiter
+	objects []string
+}
+
+type simOptions struct {
+	capture bool
+	limit   ratelimit.Config
+}
+
+// invoiceObject has the field types the standard objects lack (multipicklist,
+// writable datetime, percent, time).
+var invoiceObject = sim.CustomObject{Name: "Invoice__c", Label: "Invoice", Fields: []sim.CustomField{
+	{Name: "Amount__c", Type: "currency", Precision: 18, Scale: 2},
+	{Name: "Quantity__c", Type: "int"},
+	{Name: "Ratio__c", Type: "percent", Precision: 5, Scale: 2},
+	{Name: "Paid__c", Type: "boolean"},
+	{Name: "Due__c", Type: "date"},
+	{Name: "Sent_At__c", Type: "datetime"},
+	{Name: "Tags__c", Type: "multipicklist", Picklist: []string{"red", "green", "blue"}},
+	{Name: "Note__c", Type: "textarea"},
+	{Name: "Summary__c", Type: "string", Formula: "Note__c & '!'"},
+}}
+
+func newSimEnv(t *testing.T, o simOptions) *simEnv {
+	t.Helper()
+	e := newEnv(t)
+	srv := sim.New(sim.Options{RandSeed: 1})
+	if _, err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if err := srv.AddCustomObject(invoiceObject); err != nil {
+		t.Fatal(err)
+	}
+	creds := srv.Credentials()
+	lim := ratelimit.New(o.limit)
+	quiet := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
+	c, err := salesforce.New(e.ctx, salesforce.Config{LoginURL: creds.LoginURL, ClientID: creds.ClientID,
+		ClientSecret: creds.ClientSecret, RefreshToken: creds.RefreshToken, Limiter: lim, Logger: quiet,
+		RetryInitial: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, RetryMaxElapsed: 3 * time.Second,
+		RequestTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &simEnv{env: e, srv: srv, client: c, limiter: lim, objects: []string{"Account", "Contact", "Opportunity", "Invoice__c"}}
+	f := fetcher.New(fetcher.Config{Schema: testSchema, Objects: s.objects, Provider: c, Pool: e.pool, Guard: e.guard, Logger: quiet})
+	tables, err := f.Prepare(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		e.tables[tb.Name] = tb
+	}
+	if o.capture {
+		slot := "tether_" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "_")
+		if len(slot) > 60 {
+			slot = slot[:60]
+		}
+		cfg := replication.Config{Schema: testSchema, Slot: slot, Publication: "tether", Origin: "tether"}
+		if err := replication.Setup(e.ctx, e.pool, cfg, nil); err != nil {
+			t.Fatal(err)
+		}
+		cctx, cancel := context.WithCancel(e.ctx)
+		done := make(chan struct{})
+		capt := replication.NewCapture(replication.CaptureConfig{Config: cfg, DSN: e.dsn, Logger: quiet, Heartbeat: -1})
+		go func() { defer close(done); _ = capt.Run(cctx) }()
+		t.Cleanup(func() {
+			cancel()
+			<-done
+			_, _ = e.pool.Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, slot)
+		})
+	}
+	return s
+}
+
+// exec runs application SQL (a plain connection: captured like any application).
+func (s *simEnv) exec(sql string, args ...any) {
+	s.t.Helper()
+	if _, err := s.pool.Exec(s.ctx, sql, args...); err != nil {
+		s.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (s *simEnv) scalar(sql string, args ...any) any {
+	s.t.Helper()
+	var v any
+	if err := s.pool.QueryRow(s.ctx, sql, args...).Scan(&v); err != nil {
+		s.t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
+
+// waitLogged waits until capture has logged at least n rows.
+func (s *simEnv) waitLogged(n int) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var got int
+		_ = s.pool.QueryRow(s.ctx, `SELECT count(*) FROM salesforce._sync_write_log`).Scan(&got)
+		if got >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("capture logged fewer than %d rows", n)
+}
+
+func str(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "<nil>"
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+// The application's plain SQL reaches the simulator with the right values,
+// inserted rows get their ids, and the log shows each outcome.
+func TestEndToEndApplicationSQL(t *testing.T) {
+	s := newSimEnv(t, simOptions{capture: true})
+	s.startWriter(Config{Provider: s.client, BatchWait: 100 * time.Millisecond})
+
+	s.exec(`INSERT INTO salesforce.account (name, number_of_employees, annual_revenue, industry, billing_city, description)
+		VALUES ('Acme', 250, 1234567, 'Energy', NULL, 'first line')`)
+	s.exec(`INSERT INTO salesforce.opportunity (name, stage_name, close_date, amount, probability, is_private)
+		VALUES ('Big deal', 'Prospecting', '2025-01-31', 1000.5, 10, true)`)
+	s.exec(`INSERT INTO salesforce.invoice__c (name, amount__c, quantity__c, ratio__c, paid__c, due__c, sent_at__c, tags__c, note__c)
+		VALUES ('INV-1', 99.95, 3, 12.5, false, '2025-02-28', '2025-02-01 10:11:12.345+01', ARRAY['red','blue'], 'hello')`)
+	s.waitLogged(3)
+	s.waitDone(20 * time.Second)
+
+	acc := str(s.scalar(`SELECT id FROM salesforce.account WHERE name = 'Acme'`))
+	r, ok := s.srv.Get("Account", acc)
+	if !ok {
+		t.Fatalf("account %s not in the simulator", acc)
+	}
+	for f, want := range map[string]string{"Name": "Acme", "NumberOfEmployees": "250", "AnnualRevenue": "1234567",
+		"Industry": "Energy", "BillingCity": "<nil>", "Description": "first line"} {
+		if got := str(r[f]); got != want {
+			t.Errorf("Account.%s = %s, want %s", f, got, want)
+		}
+	}
+	opp := str(s.scalar(`SELECT id FROM salesforce.opportunity WHERE name = 'Big deal'`))
+	r, _ = s.srv.Get("Opportunity", opp)
+	if str(r["CloseDate"]) != "2025-01-31" || str(r["IsPrivate"]) != "true" || str(r["StageName"]) != "Prospecting" ||
+		(str(r["Amount"]) != "1000.5") || str(r["Probability"]) != "10" {
+		t.Errorf("Opportunity = %v", r)
+	}
+	inv := str(s.scalar(`SELECT id FROM salesforce.invoice__c WHERE name = 'INV-1'`))
+	r, _ = s.srv.Get("Invoice__c", inv)
+	if str(r["Tags__c"]) != "red;blue" || str(r["Paid__c"]) != "false" || str(r["Due__c"]) != "2025-02-28" ||
+		!strings.HasPrefix(str(r["Sent_At__c"]), "2025-02-01T09:11:12.345") || str(r["Quantity__c"]) != "3" ||
+		str(r["Amount__c"]) != "99.95" || str(r["Ratio__c"]) != "12.5" || str(r["Note__c"]) != "hello" {
+		t.Errorf("Invoice__c = %v", r)
+	}
+
+	// a contact referencing the account, then updates (incl. NULLs) and deletes
+	s.exec(`INSERT INTO salesforce.contact (last_name, first_name, email, birthdate, account_id, email_bounced_date)
+		VALUES ('Lovelace', 'Ada', 'ada@example.com', '1815-12-10', $1, '2024-06-01T00:00:00Z')`, acc)
+	s.waitLogged(4)
+	s.waitDone(20 * time.Second)
+	con := str(s.scalar(`SELECT id FROM salesforce.contact WHERE last_name = 'Lovelace'`))
+	s.exec(`UPDATE salesforce.contact SET email = NULL, title = 'Countess' WHERE id = $1`, con)
+	s.exec(`UPDATE salesforce.invoice__c SET tags__c = ARRAY['green'], paid__c = true, sent_at__c = NULL, summary__c = 'x' WHERE id = $1`, inv)
+	s.exec(`UPDATE salesforce.account SET number_of_employees = NULL, description = 'second' WHERE id = $1`, acc)
+	s.exec(`DELETE FROM salesforce.opportunity WHERE id = $1`, opp)
+	s.waitLogged(8)
+	s.waitDone(20 * time.Second)
+
+	r, _ = s.srv.Get("Contact", con)
+	if r["Email"] != nil || str(r["Title"]) != "Countess" || str(r["AccountId"]) != acc || str(r["Birthdate"]) != "1815-12-10" ||
+		!strings.HasPrefix(str(r["EmailBouncedDate"]), "2024-06-01T00:00:00") {
+		t.Errorf("Contact = %v", r)
+	}
+	r, _ = s.srv.Get("Invoice__c", inv)
+	if str(r["Tags__c"]) != "green" || str(r["Paid__c"]) != "true" || r["Sent_At__c"] != nil {
+		t.Errorf("Invoice__c after update = %v", r)
+	}
+	r, _ = s.srv.Get("Account", acc)
+	if r["NumberOfEmployees"] != nil || str(r["Description"]) != "second" {
+		t.Errorf("Account after update = %v", r)
+	}
+	if r, ok := s.srv.Get("Opportunity", opp); ok && str(r["IsDeleted"]) != "true" {
+		t.Errorf("Opportunity not deleted: %v", r)
+	}
+	// the log: every row has its outcome; the summary__c formula was reported, not sent
+	rows, err := s.pool.Query(s.ctx, `SELECT table_name, action, state, api_result, coalesce(api_message, ''), coalesce(api_id, '')
+		FROM salesforce._sync_write_log ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var tn, action, state, msg, apiID string
+		var res *int32
+		if err := rows.Scan(&tn, &action, &state, &res, &msg, &apiID); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		want := map[string]int32{"insert": 201, "update": 200, "delete": 204}[action]
+		if state != "succeeded" || res == nil || *res != want || apiID == "" {
+			t.Errorf("log %s %s: %s %v %q %q", tn, action, state, res, msg, apiID)
+		}
+		if tn == "invoice__c" && action == "update" && msg != "read-only fields not sent: Summary__c" {
+			t.Errorf("invoice update message %q", msg)
+		}
+	}
+	if n != 8 {
+		t.Errorf("%d log rows, want 8 (ids written back must not be captured)", n)
+	}
+}

@@ -87,6 +87,8 @@ type Config struct {
 	HTTPAddr string `json:"http_addr"`
 	// LogFormat is json, console, or "" (console on a terminal, else json).
 	LogFormat string `json:"log_format"`
+	// LogLevel is debug, info, warn or error (default info).
+	LogLevel string `json:"log_level"`
 
 	Slot        string `json:"slot"`
 	Publication string `json:"publication"`
@@ -138,6 +140,7 @@ func Default() *Config {
 		PollInterval:    30 * time.Second,
 		HTTPAddr:        "127.0.0.1:8080",
 		LogFormat:       LogAuto,
+		LogLevel:        "info",
 		Slot:            "tether",
 		Publication:     "tether",
 		Origin:          "tether",
@@ -173,6 +176,7 @@ type fileConfig struct {
 	PollInterval *string `yaml:"poll_interval"`
 	HTTPAddr     *string `yaml:"http_addr"`
 	LogFormat    *string `yaml:"log_format"`
+	LogLevel     *string `yaml:"log_level"`
 	Slot         *string `yaml:"slot"`
 	Publication  *string `yaml:"publication"`
 	Origin       *string `yaml:"origin"`
@@ -233,6 +237,7 @@ var settings = []setting{
 		return
 	}},
 	{"log_format", "TETHER_LOG_FORMAT", func(f *fileConfig) *string { return f.LogFormat }, oneOf([]string{LogJSON, LogConsole}, "auto", func(c *Config) *string { return &c.LogFormat })},
+	{"log_level", "TETHER_LOG_LEVEL", func(f *fileConfig) *string { return f.LogLevel }, oneOf([]string{"debug", "info", "warn", "error"}, "", func(c *Config) *string { return &c.LogLevel })},
 	{"slot", "TETHER_SLOT", func(f *fileConfig) *string { return f.Slot }, identifier(func(c *Config) *string { return &c.Slot })},
 	{"publication", "TETHER_PUBLICATION", func(f *fileConfig) *string { return f.Publication }, identifier(func(c *Config) *string { return &c.Publication })},
 	{"origin", "TETHER_ORIGIN", func(f *fileConfig) *string { return f.Origin }, identifier(func(c *Config) *string { return &c.Origin })},
@@ -507,8 +512,9 @@ func duration(lo, hi time.Duration, field func(c *Config) *time.Duration) func(*
 
 func oneOf(allowed []string, auto string, field func(c *Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error {
+		orig := v
 		v = strings.ToLower(strings.TrimSpace(v))
-		if v == auto {
+		if auto != "" && v == auto {
 			*field(c) = ""
 			return nil
 		}
@@ -518,7 +524,11 @@ func oneOf(allowed []string, auto string, field func(c *Config) *string) func(*C
 				return nil
 			}
 		}
-		return fmt.Errorf("must be one of %s, got %q", strings.Join(append(append([]string(nil), allowed...), auto), ", "), v)
+		names := append([]string(nil), allowed...)
+		if auto != "" {
+			names = append(names, auto)
+		}
+		return fmt.Errorf("must be one of %s, got %q", strings.Join(names, ", "), orig)
 	}
 }
 

@@ -86,6 +86,7 @@ batch:
 poll_interval: 10s
 http_addr: ":9090"
 log_format: console
+log_level: debug
 slot: tether_slot
 publication: tether_pub
 origin: tether_origin
@@ -112,6 +113,7 @@ func TestFileAndEnvironment(t *testing.T) {
 		PollInterval:    10 * time.Second,
 		HTTPAddr:        ":9090",
 		LogFormat:       "console",
+		LogLevel:        "debug",
 		Slot:            "tether_slot", Publication: "tether_pub", Origin: "tether_origin", EchoMode: "message",
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -137,6 +139,7 @@ func TestFileAndEnvironment(t *testing.T) {
 		"TETHER_POLL_INTERVAL":            "1m",
 		"TETHER_HTTP_ADDR":                "0.0.0.0:8080",
 		"TETHER_LOG_FORMAT":               "json",
+		"TETHER_LOG_LEVEL":                "WARN",
 		"TETHER_SLOT":                     "s",
 		"TETHER_PUBLICATION":              "p",
 		"TETHER_ORIGIN":                   "o",
@@ -160,6 +163,7 @@ func TestFileAndEnvironment(t *testing.T) {
 		PollInterval:    time.Minute,
 		HTTPAddr:        "0.0.0.0:8080",
 		LogFormat:       "json",
+		LogLevel:        "warn",
 		Slot:            "s", Publication: "p", Origin: "o", EchoMode: "",
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -207,6 +211,7 @@ func TestBrokenValues(t *testing.T) {
 		{"TETHER_HTTP_ADDR", "8080", `TETHER_HTTP_ADDR: must be host:port or :port`},
 		{"TETHER_HTTP_ADDR", ":http", `TETHER_HTTP_ADDR: must be host:port or :port with a port`},
 		{"TETHER_LOG_FORMAT", "text", `TETHER_LOG_FORMAT: must be one of json, console, auto, got "text"`},
+		{"TETHER_LOG_LEVEL", "verbose", `TETHER_LOG_LEVEL: must be one of debug, info, warn, error, got "verbose"`},
 		{"TETHER_ECHO_MODE", "both", `TETHER_ECHO_MODE: must be one of origin, message, auto`},
 		{"TETHER_OBJECTS", "Account,Con tact", `TETHER_OBJECTS: not an API name: "Con tact"`},
 		{"TETHER_OBJECTS", "Account;Contact", `TETHER_OBJECTS: not an API name: "Account;Contact"`},

@@ -147,12 +147,18 @@ func AcquireWith(ctx context.Context, dsn, key string, opts Options) (*Lease, er
 	}
 }
 
+// connectTimeout bounds one connection attempt.
+const connectTimeout = 10 * time.Second
+
 func connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
 	cfg.RuntimeParams["application_name"] = "tether-leader"
+	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > connectTimeout {
+		cfg.ConnectTimeout = connectTimeout
+	}
 	return pgx.ConnectConfig(ctx, cfg)
 }
 

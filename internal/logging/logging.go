@@ -15,6 +15,7 @@ package logging
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"sort"
@@ -52,6 +53,23 @@ func New(format string, w io.Writer) zerolog.Logger {
 
 func console(w io.Writer) zerolog.ConsoleWriter {
 	return zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !IsTerminal(w)}
+}
+
+// ParseLevel turns debug, info, warn or error ("" = info) into a zerolog level:
+//
+//	lvl, err := logging.ParseLevel(cfg.LogLevel); log = log.Level(lvl)
+func ParseLevel(s string) (zerolog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "info":
+		return zerolog.InfoLevel, nil
+	case "debug":
+		return zerolog.DebugLevel, nil
+	case "warn", "warning":
+		return zerolog.WarnLevel, nil
+	case "error":
+		return zerolog.ErrorLevel, nil
+	}
+	return zerolog.InfoLevel, fmt.Errorf("log level must be debug, info, warn or error, got %q", s)
 }
 
 // Component returns l with the component field set, e.g. "capture".

@@ -108,3 +108,23 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func TestParseLevel(t *testing.T) {
+	var buf bytes.Buffer
+	lvl, err := ParseLevel("warn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := New("json", &buf).Level(lvl)
+	l.Info().Msg("hidden")
+	l.Warn().Msg("shown")
+	if strings.Contains(buf.String(), "hidden") || !strings.Contains(buf.String(), "shown") {
+		t.Errorf("level filter: %q", buf.String())
+	}
+	if lvl, _ := ParseLevel(""); lvl.String() != "info" {
+		t.Errorf("default level %s", lvl)
+	}
+	if _, err := ParseLevel("loud"); err == nil {
+		t.Error("accepted a bad level")
+	}
+}

@@ -152,10 +152,10 @@ func Default() *Config {
 // per setting checks both the file and the environment the same way (YAML
 // scalars such as 200 or 0.9 decode into strings as written).
 type fileConfig struct {
-	DatabaseURL   *string  `yaml:"database_url"`
-	Schema        *string  `yaml:"schema"`
-	Objects       []string `yaml:"objects"`
-	IncludeCustom *string  `yaml:"include_custom"`
+	DatabaseURL   *string    `yaml:"database_url"`
+	Schema        *string    `yaml:"schema"`
+	Objects       stringList `yaml:"objects"`
+	IncludeCustom *string    `yaml:"include_custom"`
 	Salesforce    struct {
 		LoginURL     *string `yaml:"login_url"`
 		ClientID     *string `yaml:"client_id"`
@@ -181,6 +181,24 @@ type fileConfig struct {
 	Publication  *string `yaml:"publication"`
 	Origin       *string `yaml:"origin"`
 	EchoMode     *string `yaml:"echo_mode"`
+}
+
+// stringList is a YAML list of strings that also accepts one comma-separated
+// string, like TETHER_OBJECTS.
+type stringList []string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = strings.Split(n.Value, ",")
+		return nil
+	}
+	var out []string
+	if err := n.Decode(&out); err != nil {
+		return err
+	}
+	*l = out
+	return nil
 }
 
 // setting is one configurable value: its YAML path, its environment name,

@@ -301,8 +301,13 @@ func TestObjects(t *testing.T) {
 			t.Errorf("%q: objects %v custom %v, want %v %v", tc.env, c.Objects, c.IncludeCustom, tc.want, tc.wantCustom)
 		}
 	}
+	// A comma-separated string works in YAML too.
+	c, err := Load(writeFile(t, "objects: Account, Invoice__c\n"), envMap(nil))
+	if err != nil || !reflect.DeepEqual(c.Objects, []string{"Account", "Invoice__c"}) {
+		t.Fatalf("objects as a string: %v %+v", err, c)
+	}
 	// include_custom overrides what the list implies.
-	c, err := Load(writeFile(t, "objects: [Account]\ninclude_custom: true\n"), envMap(nil))
+	c, err = Load(writeFile(t, "objects: [Account]\ninclude_custom: true\n"), envMap(nil))
 	if err != nil || !c.IncludeCustom {
 		t.Fatalf("include_custom: %v %+v", err, c)
 	}

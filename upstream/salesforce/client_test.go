@@ -599,3 +599,31 @@ func gathered(t *testing.T, m *metrics.Metrics) map[string]float64 {
 	}
 	return out
 }
+
+func TestConcurrentExpiryRefreshesOnce(t *testing.T) {
+	f := newFakeSF(t, func(w http.ResponseWriter, r *http.Request, n int) { countBody(w) })
+	c, err := New(context.Background(), testConfig(f.srv.URL, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Count(context.Background(), "Account"); err != nil {
+		t.Fatal(err)
+	}
+	f.expire()
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Count(context.Background(), "Account"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// Racing requests may each see a 401, but the token is refreshed once
+	// per expired token, never once per request.
+	if got := f.count("token"); got != 2 {
+		t.Fatalf("token requests %d, want 2", got)
+	}
+}

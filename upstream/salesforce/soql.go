@@ -163,6 +163,16 @@ func Literal(f *upstream.Field, v any) (string, bool) {
 	if v == nil {
 		return "null", true
 	}
+	if f != nil && (f.Kind == upstream.KindText || f.Kind == upstream.KindID || f.Kind == upstream.KindReference) {
+		switch x := v.(type) {
+		case json.Number:
+			return QuoteString(string(x)), true
+		case bool:
+			return QuoteString(strconv.FormatBool(x)), true
+		case int:
+			return QuoteString(strconv.Itoa(x)), true
+		}
+	}
 	switch x := v.(type) {
 	case string:
 		if f != nil {

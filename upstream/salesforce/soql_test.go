@@ -134,6 +134,7 @@ func TestLiteral(t *testing.T) {
 	}{
 		{"LastName", "O'Hara", `'O\'Hara'`, true},
 		{"LastName", nil, "null", true},
+		{"LastName", json.Number("12"), "'12'", true},
 		{"Score__c", json.Number("1.5"), "1.5", true},
 		{"Score__c", "2.25", "2.25", true},
 		{"Score__c", "abc", "", false},

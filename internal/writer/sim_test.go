@@ -236,3 +236,101 @@ func TestEndToEndApplicationSQL(t *testing.T) {
 		t.Errorf("%d log rows, want 8 (ids written back must not be captured)", n)
 	}
 }
+
+// liveByName counts the simulator's live records of object per Name-like field value.
+func liveBy(srv *sim.Server, object, field string) map[string]int {
+	out := map[string]int{}
+	for _, r := range srv.Records(object) {
+		out[str(r[field])]++
+	}
+	return out
+}
+
+// With faults injected (a 503 burst, dropped connections, an expiring
+// token, UNABLE_TO_LOCK_ROW, a create that times out after the simulator
+// accepted it, one invalid record in a batch of 200) every valid change
+// arrives exactly once and only the invalid one fails, with Salesforce's message.
+func TestFaultsExactlyOnce(t *testing.T) {
+	s := newSimEnv(t, simOptions{capture: true})
+	// the first create request is applied, then its connection drops
+	s.srv.DropAfterCommitNext(1)
+	s.exec(`INSERT INTO salesforce.contact (last_name, email)
+		SELECT CASE WHEN i = 137 THEN NULL ELSE 'F' || i END, 'f' || i || '@example.com' FROM generate_series(1, 200) i`)
+	s.waitLogged(200)
+	w, _ := s.startWriter(Config{Provider: s.client, BatchWait: 200 * time.Millisecond})
+	s.waitDone(60 * time.Second)
+
+	counts := liveBy(s.srv, "Contact", "LastName")
+	for i := 1; i <= 200; i++ {
+		want := 1
+		if i == 137 {
+			want = 0
+		}
+		if got := counts[fmt.Sprintf("F%d", i)]; got != want {
+			t.Errorf("F%d: %d records, want %d", i, got, want)
+		}
+	}
+	var failed []string
+	rows, _ := s.pool.Query(s.ctx, `SELECT api_result || ' ' || api_message FROM salesforce._sync_write_log WHERE state = 'failed'`)
+	for rows.Next() {
+		var m string
+		_ = rows.Scan(&m)
+		failed = append(failed, m)
+	}
+	rows.Close()
+	if len(failed) != 1 || !strings.Contains(failed[0], "REQUIRED_FIELD_MISSING") || !strings.HasPrefix(failed[0], "400 ") {
+		t.Errorf("failed rows: %q", failed)
+	}
+	if n := s.scalar(`SELECT count(*) FROM salesforce.contact WHERE id IS NULL`); str(n) != "1" {
+		t.Errorf("%s rows without id, want 1 (the invalid one)", str(n))
+	}
+	if st := w.Stats(); st.Finds == 0 {
+		t.Errorf("no FindCreated after the dropped create: %+v", st)
+	}
+
+	// updates through a 503 burst, an expired token, a dropped connection and locked records
+	ids := []string{}
+	r2, _ := s.pool.Query(s.ctx, `SELECT id FROM salesforce.contact WHERE id IS NOT NULL ORDER BY last_name LIMIT 50`)
+	for r2.Next() {
+		var id string
+		_ = r2.Scan(&id)
+		ids = append(ids, id)
+	}
+	r2.Close()
+	s.srv.FailNext(503, 3)
+	s.srv.ExpireTokens()
+	s.srv.LockRecord(ids[0], 2)
+	s.srv.LockRecord(ids[1], 1)
+	s.exec(`UPDATE salesforce.contact SET title = 'T-' || last_name WHERE id = ANY($1)`, ids)
+	s.waitLogged(250)
+	s.waitDone(60 * time.Second)
+	s.srv.DropNext(1)
+	s.exec(`INSERT INTO salesforce.contact (last_name) VALUES ('AfterDrop')`)
+	s.exec(`DELETE FROM salesforce.contact WHERE id = $1`, ids[2])
+	s.waitLogged(252)
+	s.waitDone(60 * time.Second)
+
+	for i, id := range ids {
+		r, ok := s.srv.Get("Contact", id)
+		if i == 2 {
+			if ok && str(r["IsDeleted"]) != "true" {
+				t.Errorf("deleted contact still live")
+			}
+			continue
+		}
+		if !ok || str(r["Title"]) != "T-"+str(r["LastName"]) {
+			t.Errorf("contact %s: %v", id, r)
+		}
+	}
+	if liveBy(s.srv, "Contact", "LastName")["AfterDrop"] != 1 {
+		t.Errorf("AfterDrop not created exactly once")
+	}
+	var attempts int
+	_ = s.pool.QueryRow(s.ctx, `SELECT max(attempts) FROM salesforce._sync_write_log WHERE action = 'update'`).Scan(&attempts)
+	if attempts < 2 {
+		t.Errorf("locked records were not retried (max attempts %d)", attempts)
+	}
+	if n := s.scalar(`SELECT count(*) FROM salesforce._sync_write_log WHERE state <> 'succeeded'`); str(n) != "1" {
+		t.Errorf("%s log rows not succeeded, want 1", str(n))
+	}
+}

@@ -17,6 +17,7 @@ package config
 
 import (
 	"bytes"
+	_ "embed" // Example
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"gopkg.in/yaml.v3"
 )
+
+// Example is a commented tether.yaml listing every key with its default and
+// its environment name (e.g. for `tether config` or the README).
+//
+//go:embed example.yaml
+var Example string
 
 // DefaultFile is the configuration file read when no path is given and it exists.
 const DefaultFile = "tether.yaml"

@@ -371,3 +371,21 @@ func TestRequire(t *testing.T) {
 		}
 	}
 }
+
+func TestExampleLoadsAsDefaults(t *testing.T) {
+	c, err := Load(writeFile(t, Example), envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.File = c.File
+	want.DatabaseURL = "postgres://tether:secret@localhost:5432/app?sslmode=disable"
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("example.yaml differs from the defaults:\n got %+v\nwant %+v", c, want)
+	}
+	for _, n := range EnvNames() {
+		if !strings.Contains(Example, n) {
+			t.Errorf("example.yaml does not mention %s", n)
+		}
+	}
+}

@@ -509,3 +509,36 @@ func TestSimLimiterHonoured(t *testing.T) {
 		t.Fatalf("%d requests spread over %d s, want >= %d s", total, last-first, total/allowed-1)
 	}
 }
+
+func TestSimDailyCeiling(t *testing.T) {
+	lim := ratelimit.New(ratelimit.Config{DailyRecheck: time.Hour})
+	e := start(t, 1, lim, func(c *salesforce.Config) { c.DailyLimitShare = 0.9 })
+	ctx := context.Background()
+	id, _ := e.srv.Create("Contact", map[string]any{"LastName": "Ceiling"})
+	if _, err := e.c.Describe(ctx, "Contact"); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.SetDailyLimit(100)
+	e.srv.SetDailyUsed(90)
+	if _, err := e.c.Count(ctx, "Contact"); err != nil { // reports >= 90/100
+		t.Fatal(err)
+	}
+	if used, max := e.c.Usage(); max != 100 || used < 90 {
+		t.Fatalf("usage %d/%d", used, max)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	_, err := e.c.Count(short, "Contact")
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("read over the 90%% share: %v, want to wait", err)
+	}
+	// Writes may use the remainder; their answer reports the new usage.
+	e.srv.SetDailyUsed(5)
+	res, err := e.c.Write(ctx, "Contact", upstream.OpUpdate, []upstream.Change{{ID: id, Fields: map[string]any{"FirstName": "W"}}})
+	if err != nil || !res[0].OK {
+		t.Fatalf("write under the ceiling: %+v %v", res, err)
+	}
+	if _, err := e.c.Count(ctx, "Contact"); err != nil {
+		t.Fatalf("read after usage dropped: %v", err)
+	}
+}

@@ -800,8 +800,7 @@ func (s *Server) writeCollection(w http.ResponseWriter, create, allOrNone bool, 
 			fail(werr)
 			continue
 		}
-		before := *rec
-		before.vals = append([]slot(nil), rec.vals...)
+		before := *rec // data is immutable once packed: a shallow copy keeps the old values
 		if werr := s.updateLocked(o, *idp, body, s.apiUser); werr != nil {
 			fail(werr)
 			continue

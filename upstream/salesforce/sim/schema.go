@@ -37,6 +37,7 @@ type fieldDef struct {
 	Formula     string // for custom formula fields: `A & ' ' & B`
 	idx         int
 	raw         map[string]any // the describe entry
+	interned    map[string]any // boxed picklist values, shared by records
 }
 
 // objectDef is one sObject: its describe and its records.
@@ -106,6 +107,12 @@ func parseField(raw map[string]any) *fieldDef {
 			if asBool(m["defaultValue"]) {
 				f.PickDefault = asString(m["value"])
 			}
+		}
+	}
+	if len(f.Picklist) > 0 {
+		f.interned = make(map[string]any, len(f.Picklist))
+		for _, p := range f.Picklist {
+			f.interned[p] = p
 		}
 	}
 	if rt, ok := raw["referenceTo"].([]any); ok {

@@ -600,6 +600,7 @@ func (s *Server) createLocked(o *objectDef, fields map[string]any, user string) 
 	if f := o.field("Name"); f != nil && o.Custom && r.get(f.idx) == nil {
 		r.set(f.idx, r.id)
 	}
+	r.pack()
 	o.add(r)
 	return r.id, nil
 }
@@ -630,7 +631,8 @@ func (s *Server) updateLocked(o *objectDef, id string, fields map[string]any, us
 		return werr
 	}
 	now := s.Now().Unix()
-	r.vals = nr.vals
+	nr.pack()
+	r.data = nr.data
 	r.modified, r.stamp, r.modifiedBy = now, now, user
 	o.touched(r)
 	return nil

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -14,7 +15,9 @@ import (
 )
 
 // record is one stored record. Audit fields live in the struct; the other
-// values are kept sparsely (only non-null fields) to hold a million records.
+// values are packed into one byte string (only non-null fields), so that a
+// million records fit in a few hundred megabytes. While a write is being
+// built, vals holds the values unpacked; pack stores them.
 type record struct {
 	id         string
 	created    int64 // unix seconds
@@ -24,7 +27,8 @@ type record struct {
 	modifiedBy string
 	deleted    bool
 	deletedAt  int64
-	vals       []slot
+	data       []byte // packed values (immutable once packed)
+	vals       []slot // unpacked values while building a write; nil when packed
 }
 
 type slot struct {
@@ -32,16 +36,80 @@ type slot struct {
 	v any // string, bool, float64, time.Time (datetime); dates and times are strings
 }
 
+// Packed value tags.
+const (
+	tagString byte = iota
+	tagFalse
+	tagTrue
+	tagFloat
+	tagTime
+)
+
 func (r *record) get(f int) any {
-	for i := range r.vals {
-		if int(r.vals[i].f) == f {
-			return r.vals[i].v
+	if r.vals != nil {
+		for i := range r.vals {
+			if int(r.vals[i].f) == f {
+				return r.vals[i].v
+			}
 		}
+		return nil
+	}
+	b := r.data
+	for len(b) > 0 {
+		idx, n := binary.Uvarint(b)
+		b = b[n:]
+		v, rest := decodeValue(b)
+		if int(idx) == f {
+			return v
+		}
+		if int(idx) > f {
+			return nil
+		}
+		b = rest
 	}
 	return nil
 }
 
+func decodeValue(b []byte) (any, []byte) {
+	tag := b[0]
+	b = b[1:]
+	switch tag {
+	case tagString:
+		l, n := binary.Uvarint(b)
+		return string(b[n : n+int(l)]), b[n+int(l):]
+	case tagFalse:
+		return boxedFalse, b
+	case tagTrue:
+		return boxedTrue, b
+	case tagFloat:
+		return math.Float64frombits(binary.LittleEndian.Uint64(b)), b[8:]
+	case tagTime:
+		ms, n := binary.Varint(b)
+		return time.UnixMilli(ms).UTC(), b[n:]
+	}
+	panic(fmt.Sprintf("sim: bad packed tag %d", tag))
+}
+
+// slots returns the record's values unpacked, in field order.
+func (r *record) slots() []slot {
+	if r.vals != nil {
+		return append([]slot(nil), r.vals...)
+	}
+	out := []slot{}
+	b := r.data
+	for len(b) > 0 {
+		idx, n := binary.Uvarint(b)
+		var v any
+		v, b = decodeValue(b[n:])
+		out = append(out, slot{f: uint16(idx), v: v})
+	}
+	return out
+}
+
 func (r *record) set(f int, v any) {
+	if r.vals == nil {
+		r.vals = r.slots()
+	}
 	for i := range r.vals {
 		if int(r.vals[i].f) == f {
 			if v == nil {
@@ -55,6 +123,40 @@ func (r *record) set(f int, v any) {
 	if v != nil {
 		r.vals = append(r.vals, slot{f: uint16(f), v: v})
 	}
+}
+
+// pack stores vals into data (a new byte slice) and drops vals.
+func (r *record) pack() {
+	if r.vals == nil {
+		return
+	}
+	sort.Slice(r.vals, func(i, j int) bool { return r.vals[i].f < r.vals[j].f })
+	var buf []byte
+	for _, s := range r.vals {
+		buf = binary.AppendUvarint(buf, uint64(s.f))
+		switch x := s.v.(type) {
+		case string:
+			buf = append(buf, tagString)
+			buf = binary.AppendUvarint(buf, uint64(len(x)))
+			buf = append(buf, x...)
+		case bool:
+			if x {
+				buf = append(buf, tagTrue)
+			} else {
+				buf = append(buf, tagFalse)
+			}
+		case float64:
+			buf = append(buf, tagFloat)
+			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(x))
+		case time.Time:
+			buf = append(buf, tagTime)
+			buf = binary.AppendVarint(buf, x.UnixMilli())
+		default:
+			panic(fmt.Sprintf("sim: cannot pack %T", s.v))
+		}
+	}
+	r.data = append(make([]byte, 0, len(buf)), buf...)
+	r.vals = nil
 }
 
 // deletion is one getDeleted entry.
@@ -492,14 +594,14 @@ func (s *Server) apply(o *objectDef, op writeOp) (*record, *writeErr) {
 		r = &record{}
 	} else {
 		cp := *op.rec
-		cp.vals = append([]slot(nil), op.rec.vals...)
+		cp.vals = op.rec.slots()
 		r = &cp
 	}
 	for _, x := range coerced {
 		if x.v == nil && x.f.Type == "boolean" {
 			x.v = false
 		}
-		r.set(x.f.idx, x.v)
+		r.set(x.f.idx, x.f.intern(x.v))
 	}
 	if op.create {
 		s.defaults(o, r, op.user)
@@ -518,13 +620,20 @@ func (s *Server) apply(o *objectDef, op writeOp) (*record, *writeErr) {
 		return nil, errf("REQUIRED_FIELD_MISSING", missing, "Required fields are missing: [%s]", strings.Join(missing, ", "))
 	}
 	s.derive(o, r)
+	if r.vals == nil {
+		r.vals = []slot{}
+	}
 	return r, nil
 }
+
+// structFields are kept in the record struct, not among the values.
+var structFields = map[string]bool{"Id": true, "IsDeleted": true, "CreatedDate": true, "CreatedById": true,
+	"LastModifiedDate": true, "LastModifiedById": true, "SystemModstamp": true}
 
 // defaults fills what Salesforce fills on create.
 func (s *Server) defaults(o *objectDef, r *record, user string) {
 	for _, f := range o.fields {
-		if r.get(f.idx) != nil || f.Calculated {
+		if r.get(f.idx) != nil || f.Calculated || structFields[f.Name] {
 			continue
 		}
 		switch {
@@ -654,4 +763,27 @@ func evalFormula(o *objectDef, r *record, f *fieldDef) any {
 		return nil
 	}
 	return b.String()
+}
+
+// boxed true/false shared by every record.
+var boxedTrue, boxedFalse any = true, false
+
+// intern returns a shared boxed value for the values many records repeat
+// (picklist values, booleans), so a million records do not each hold a copy.
+func (f *fieldDef) intern(v any) any {
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return boxedTrue
+		}
+		return boxedFalse
+	case string:
+		if f.Type != "picklist" || f.interned == nil {
+			return v
+		}
+		if b, ok := f.interned[x]; ok {
+			return b
+		}
+	}
+	return v
 }

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tether-sync/tether/internal/app"
+	"github.com/tether-sync/tether/internal/status"
+)
+
+func newRunCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Fetch, capture and write back until stopped (sets up what is missing)",
+		Long: `run connects to PostgreSQL, serves /health, /metrics and /status on http_addr,
+waits to hold the database's leader lock (several tethers may run; one works,
+the others take over within seconds when it dies), creates what is missing,
+then backfills and polls Salesforce, captures the application's changes and
+writes them back. SIGTERM or SIGINT stops it cleanly.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, err := loadEnv(g)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			if err := errors.Join(env.Cfg.RequireDatabase(), env.Cfg.RequireSalesforce()); err != nil {
+				return usageError{err}
+			}
+			return env.Run(cmd.Context(), app.RunOptions{})
+		},
+	}
+}
+
+func newSetupCmd(g *globalFlags) *cobra.Command {
+	var role, appRole string
+	c := &cobra.Command{
+		Use:   "setup",
+		Short: "Create the schema, tables, publication, slot and origin (idempotent); print the grants",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, err := loadEnv(g)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			if err := env.Cfg.RequireSalesforce(); err != nil {
+				return usageError{err}
+			}
+			ctx := cmd.Context()
+			p, err := env.Provider(ctx)
+			if err != nil {
+				return err
+			}
+			res, guard, _, err := env.Setup(ctx, p)
+			if err != nil {
+				return err
+			}
+			guard.Close()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "schema %s: %d synced tables\n", env.Cfg.Schema, len(res.Tables))
+			for _, t := range res.Tables {
+				fmt.Fprintf(out, "  %-32s %s (%d columns)\n", t.Name, t.Object, len(t.SyncedColumns()))
+			}
+			for _, u := range res.Unknown {
+				fmt.Fprintf(out, "  skipped %s: not readable with this credential\n", u)
+			}
+			fmt.Fprintf(out, "publication %s, slot %s, origin %s (own writes marked by %s)\n\n",
+				env.Cfg.Publication, env.Cfg.Slot, env.Cfg.Origin, res.EchoMode)
+			fmt.Fprint(out, app.Grants(databaseName(env.Cfg.DatabaseURL), role, env.Cfg.Schema, appRole))
+			return nil
+		},
+	}
+	c.Flags().StringVar(&role, "role", "tether", "role name used in the printed grants")
+	c.Flags().StringVar(&appRole, "app-role", "app_user", "application role used in the printed grants")
+	return c
+}
+
+func databaseName(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Path != "" {
+		return strings.TrimPrefix(u.Path, "/")
+	}
+	for _, kv := range strings.Fields(dsn) {
+		if v, ok := strings.CutPrefix(kv, "dbname="); ok {
+			return v
+		}
+	}
+	return "your_database"
+}
+
+func newCheckCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check",
+		Short: "Preflight: wal_level, privileges, slot and publication, replica identity, Salesforce credential",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, err := loadEnv(g)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			results, err := env.Check(cmd.Context())
+			for _, r := range results {
+				mark := "ok  "
+				if !r.OK {
+					mark = "FAIL"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %-22s %s\n", mark, r.Name, r.Message)
+			}
+			return err
+		},
+	}
+}
+
+func newStatusCmd(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Tables, backfill progress, lag; write log by state and latest failures; health; API usage",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, err := loadEnv(g)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			ctx := cmd.Context()
+			if err := env.Connect(ctx); err != nil {
+				return err
+			}
+			rep, err := status.Collect(ctx, env.Pool, env.Cfg.Schema)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			return rep.Render(cmd.OutOrStdout())
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}

@@ -285,6 +285,9 @@ func (e *env) startWriter(cfg Config) (*Writer, context.CancelFunc) {
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 20 * time.Millisecond
 	}
+	if cfg.Settle == 0 {
+		cfg.Settle = 100 * time.Millisecond
+	}
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)
 	w := New(cfg)
 	ctx, cancel := context.WithCancel(e.ctx)

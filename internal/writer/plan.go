@@ -27,6 +27,7 @@ type Entry struct {
 	Values    map[string]any // inserted or changed columns (insert, update)
 	Attempts  int
 	UpdatedAt time.Time
+	Age       time.Duration // how long ago updated_at was, by the database's clock
 }
 
 // key identifies one record: a table's row.

@@ -334,3 +334,41 @@ func TestFaultsExactlyOnce(t *testing.T) {
 		t.Errorf("%s log rows not succeeded, want 1", str(n))
 	}
 }
+
+// tether stops (or dies) while a batch of creates is in flight: the rows stay
+// pending, and the next writer finds the records the simulator created
+// instead of creating them again.
+func TestRestartMidBatchNoDuplicates(t *testing.T) {
+	s := newSimEnv(t, simOptions{capture: true})
+	s.exec(`INSERT INTO salesforce.contact (last_name) SELECT 'R' || i FROM generate_series(1, 120) i`)
+	s.waitLogged(120)
+	s.srv.DelayNext(700*time.Millisecond, 1)
+	_, stop := s.startWriter(Config{Provider: s.client, BatchWait: 10 * time.Millisecond, Settle: time.Second})
+	deadline := time.Now().Add(10 * time.Second)
+	for str(s.scalar(`SELECT count(*) FROM salesforce._sync_write_log WHERE state = 'pending'`)) == "0" {
+		if time.Now().After(deadline) {
+			t.Fatal("writer never claimed the batch")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the request is at the simulator now
+	stop()
+	if n := str(s.scalar(`SELECT count(*) FROM salesforce._sync_write_log WHERE state = 'pending'`)); n != "120" {
+		t.Fatalf("%s rows pending after the interrupted batch, want 120", n)
+	}
+	w2, _ := s.startWriter(Config{Provider: s.client, BatchWait: 10 * time.Millisecond, Settle: time.Second})
+	s.waitDone(60 * time.Second)
+	counts := liveBy(s.srv, "Contact", "LastName")
+	for i := 1; i <= 120; i++ {
+		if got := counts[fmt.Sprintf("R%d", i)]; got != 1 {
+			t.Errorf("R%d: %d records, want 1", i, got)
+		}
+	}
+	if n := str(s.scalar(`SELECT count(*) FROM salesforce.contact WHERE id IS NULL`)); n != "0" {
+		t.Errorf("%s rows without id", n)
+	}
+	if n := str(s.scalar(`SELECT count(*) FROM salesforce._sync_write_log WHERE state = 'succeeded' AND api_message LIKE '%adopted%'`)); n != "120" {
+		t.Logf("%s rows adopted (the simulator applied the interrupted request: want 120)", n)
+	}
+	t.Logf("second writer: %+v", w2.Stats())
+}

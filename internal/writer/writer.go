@@ -45,6 +45,7 @@ const (
 	DefaultRetryMax     = 5 * time.Minute
 	DefaultPollInterval = 200 * time.Millisecond
 	DefaultFindSlack    = 2 * time.Minute
+	DefaultSettle       = 10 * time.Second
 )
 
 // Config configures a Writer.
@@ -71,6 +72,11 @@ type Config struct {
 	FindSlack time.Duration
 	// MaxAttempts fails a row after this many transient failures; 0 retries forever.
 	MaxAttempts int
+	// Settle is how long a create whose outcome is unknown rests before the
+	// writer looks for it upstream, so that a request still being processed
+	// there (sent just before a crash or a dropped connection) has finished
+	// (default 10 s).
+	Settle time.Duration
 }
 
 // Stats counts what the writer has sent since it started.
@@ -126,6 +132,9 @@ func New(cfg Config) *Writer {
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = max(5*cfg.BatchSize, 1000)
+	}
+	if cfg.Settle <= 0 {
+		cfg.Settle = DefaultSettle
 	}
 	if cfg.FindSlack <= 0 {
 		cfg.FindSlack = DefaultFindSlack
@@ -303,6 +312,21 @@ func (w *Writer) cycle(ctx context.Context) error {
 		}
 		return ok
 	}, w.cfg.BatchSize)
+	// A create whose outcome is unknown rests until an earlier request for it
+	// can no longer be in progress upstream.
+	kept := groups[:0]
+	for _, g := range groups {
+		if g.Uncertain && g.Kind == KindCreate && g.Head().Age < w.cfg.Settle {
+			t := now.Add(w.cfg.Settle - g.Head().Age)
+			w.notBefore[g.Key] = t
+			if earliest.IsZero() || t.Before(earliest) {
+				earliest = t
+			}
+			continue
+		}
+		kept = append(kept, g)
+	}
+	groups = kept
 	if len(groups) == 0 {
 		// everything waits for a backoff: sleep until the first one ends or new rows arrive
 		w.quietUntil = earliest
@@ -350,7 +374,7 @@ var errStop = errors.New("writer: stop sending this cycle")
 // loadOpen reads the open log rows in id order.
 func (w *Writer) loadOpen(ctx context.Context) ([]*Entry, error) {
 	rows, err := w.cfg.Pool.Query(ctx, `SELECT id, table_name, action, COALESCE(api_id, ''), COALESCE(row_id, 0),
-		state, record, "values", attempts, updated_at
+		state, record, "values", attempts, updated_at, EXTRACT(EPOCH FROM now() - updated_at)::float8
 		FROM `+w.logTable+` WHERE state IN ('new', 'pending') ORDER BY id LIMIT $1`, w.cfg.Window)
 	if err != nil {
 		return nil, fmt.Errorf("read write log: %w", err)
@@ -362,10 +386,12 @@ func (w *Writer) loadOpen(ctx context.Context) ([]*Entry, error) {
 		e := &Entry{}
 		var state, action string
 		var rec, vals []byte
-		if err := rows.Scan(&e.ID, &e.Table, &action, &e.APIID, &e.RowID, &state, &rec, &vals, &e.Attempts, &e.UpdatedAt); err != nil {
+		var age float64
+		if err := rows.Scan(&e.ID, &e.Table, &action, &e.APIID, &e.RowID, &state, &rec, &vals, &e.Attempts, &e.UpdatedAt, &age); err != nil {
 			return nil, fmt.Errorf("read write log: %w", err)
 		}
 		e.State, e.Action = State(state), Action(action)
+		e.Age = time.Duration(age * float64(time.Second))
 		var derr error
 		if e.Record, derr = decodeJSON(rec); derr == nil {
 			e.Values, derr = decodeJSON(vals)

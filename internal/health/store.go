@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
+
+	"github.com/tether-sync/tether/internal/metrics"
 )
 
 // DB is what Store and Load need from a connection or pool
@@ -40,6 +42,14 @@ type Store struct {
 	writeM sync.Mutex // serialises database writes so they land in report order
 	mu     sync.Mutex
 	saved  map[string]saved
+	m      *metrics.Metrics
+}
+
+// WithMetrics makes every report also set the tether_health_status gauge;
+// it returns s for chaining: health.NewStore(pool, schema, log).WithMetrics(m).
+func (s *Store) WithMetrics(m *metrics.Metrics) *Store {
+	s.m = m
+	return s
 }
 
 type saved struct {
@@ -64,6 +74,7 @@ func NewStore(db DB, schemaName string, log zerolog.Logger) *Store {
 // when the status or message changed, or RefreshEvery after the last write.
 func (s *Store) Report(ctx context.Context, component string, status Status, message string) {
 	s.mem.Report(ctx, component, status, message)
+	s.m.Health(component, string(status))
 	now := time.Now()
 	s.mu.Lock()
 	last, ok := s.saved[component]

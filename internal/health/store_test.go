@@ -7,8 +7,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
+	"github.com/tether-sync/tether/internal/metrics"
 	"github.com/tether-sync/tether/internal/pgtest"
 	"github.com/tether-sync/tether/schema"
 )
@@ -38,7 +40,8 @@ func migrated(t *testing.T, schemaName string) *pgxpool.Pool {
 func TestStorePersistsAndKeepsSince(t *testing.T) {
 	ctx := context.Background()
 	pool := migrated(t, "salesforce")
-	s := NewStore(pool, "salesforce", zerolog.Nop())
+	m := metrics.New()
+	s := NewStore(pool, "salesforce", zerolog.Nop()).WithMetrics(m)
 
 	s.Report(ctx, Credential, Healthy, "")
 	s.Report(ctx, Table("contact"), Healthy, "")
@@ -64,6 +67,11 @@ func TestStorePersistsAndKeepsSince(t *testing.T) {
 	entries, _ = Load(ctx, pool, "salesforce")
 	if entries[0].Status != CustomerIntervention || !entries[0].Since.After(firstSince) || entries[0].Message != "invalid_grant: re-authorise tether" {
 		t.Errorf("changed status: %+v", entries[0])
+	}
+	var g dto.Metric
+	if err := m.HealthStatus.WithLabelValues(Credential).Write(&g); err != nil || g.GetGauge().GetValue() != 1 {
+		got := g.GetGauge().GetValue()
+		t.Errorf("tether_health_status{component=credential} = %v, want 1", got)
 	}
 	if got := Overall(entries); got != CustomerIntervention {
 		t.Errorf("Overall = %s", got)

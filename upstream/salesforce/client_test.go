@@ -38,6 +38,7 @@ type fakeSF struct {
 
 	mu      sync.Mutex
 	revoked bool
+	omitID  bool // the token answer carries no identity URL
 	tokenN  int
 	valid   map[string]bool
 	calls   map[string]int // "METHOD path" → count
@@ -71,8 +72,14 @@ func (f *fakeSF) serve(w http.ResponseWriter, r *http.Request) {
 		f.valid[tok] = true
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"id":"%s/id/00D000000000001AAA/005000000000001AAA","issued_at":"1","instance_url":"%s","signature":"sig=","access_token":"%s","token_type":"Bearer"}`,
-			f.srv.URL, f.srv.URL, tok)
+		id := f.srv.URL + "/id/00D000000000001AAA/005000000000001AAA"
+		f.mu.Lock()
+		if f.omitID {
+			id = ""
+		}
+		f.mu.Unlock()
+		fmt.Fprintf(w, `{"id":"%s","issued_at":"1","instance_url":"%s","signature":"sig=","access_token":"%s","token_type":"Bearer"}`,
+			id, f.srv.URL, tok)
 		return
 	}
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -625,5 +632,28 @@ func TestConcurrentExpiryRefreshesOnce(t *testing.T) {
 	// per expired token, never once per request.
 	if got := f.count("token"); got != 2 {
 		t.Fatalf("token requests %d, want 2", got)
+	}
+}
+
+func TestUserIDFromUserinfo(t *testing.T) {
+	f := newFakeSF(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if r.URL.Path == "/services/oauth2/userinfo" {
+			_, _ = io.WriteString(w, `{"user_id":"005000000000777AAA","organization_id":"00D000000000001AAA"}`)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+	})
+	f.omitID = true
+	c, err := New(context.Background(), testConfig(f.srv.URL, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if me, err := c.UserID(context.Background()); err != nil || me != "005000000000777AAA" {
+			t.Fatalf("user id %q %v", me, err)
+		}
+	}
+	if got := f.count("GET /services/oauth2/userinfo"); got != 1 {
+		t.Fatalf("userinfo asked %d times, want 1", got)
 	}
 }

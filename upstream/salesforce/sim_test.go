@@ -542,3 +542,49 @@ func TestSimDailyCeiling(t *testing.T) {
 		t.Fatalf("read after usage dropped: %v", err)
 	}
 }
+
+func TestSimCustomObjectValueRoundTrip(t *testing.T) {
+	e := start(t, 0, nil, nil)
+	ctx := context.Background()
+	if err := e.srv.AddCustomObject(sim.CustomObject{Name: "Invoice__c", Fields: []sim.CustomField{
+		{Name: "Tags__c", Type: "multipicklist", Picklist: []string{"red", "green", "blue"}},
+		{Name: "Amount__c", Type: "currency", Precision: 18, Scale: 2},
+		{Name: "Due__c", Type: "date"},
+		{Name: "Sent__c", Type: "datetime"},
+		{Name: "Paid__c", Type: "boolean"},
+		{Name: "Note__c", Type: "string", Length: 80},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Date(2024, 2, 3, 4, 5, 6, 0, time.UTC)
+	fields := map[string]any{
+		"Name": "INV-1", "Tags__c": []string{"red", "blue"}, "Amount__c": json.Number("12.50"),
+		"Due__c": time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), "Sent__c": sent, "Paid__c": true, "Note__c": `it's "quoted"`,
+	}
+	res, err := e.c.Write(ctx, "Invoice__c", upstream.OpCreate, []upstream.Change{{Fields: fields}})
+	if err != nil || !res[0].OK {
+		t.Fatalf("create %+v %v", res, err)
+	}
+	page, err := e.c.Read(ctx, upstream.ReadRequest{Object: "Invoice__c", Fields: []string{"Name", "Tags__c", "Amount__c", "Due__c", "Sent__c", "Paid__c", "Note__c"}})
+	if err != nil || len(page.Records) != 1 {
+		t.Fatalf("read %+v %v", page, err)
+	}
+	r := page.Records[0]
+	if tags, ok := r["Tags__c"].([]string); !ok || len(tags) != 2 || tags[0] != "red" || tags[1] != "blue" {
+		t.Fatalf("Tags__c %#v", r["Tags__c"])
+	}
+	if n, ok := r["Amount__c"].(json.Number); !ok || n.String() != "12.5" && n.String() != "12.50" {
+		t.Fatalf("Amount__c %#v", r["Amount__c"])
+	}
+	if r["Due__c"] != "2024-03-01" || r["Paid__c"] != true || r["Note__c"] != `it's "quoted"` {
+		t.Fatalf("record %#v", r)
+	}
+	if st, err := salesforce.ParseDateTime(r["Sent__c"].(string)); err != nil || !st.Equal(sent) {
+		t.Fatalf("Sent__c %v %v", r["Sent__c"], err)
+	}
+	// FindCreated compares the scalar fields, quoted, and skips the multi-select.
+	ids, err := e.c.FindCreated(ctx, "Invoice__c", e.srv.Now().Add(-time.Minute), fields)
+	if err != nil || len(ids) != 1 || ids[0] != res[0].ID {
+		t.Fatalf("find created %v %v", ids, err)
+	}
+}

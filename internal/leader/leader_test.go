@@ -153,3 +153,33 @@ func TestLockIDStable(t *testing.T) {
 		t.Error("LockID not a stable hash")
 	}
 }
+
+func TestLeaseLostWhenPostgresCrashes(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDB(t)
+	cluster := pgtest.Shared(t)
+	a, err := AcquireWith(ctx, dsn, "crash", fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Release()
+	if err := cluster.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a.Lost():
+	case <-time.After(5 * time.Second):
+		t.Fatal("lease not lost after PostgreSQL crashed")
+	}
+	if err := cluster.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// After recovery the lock is free again (it died with the session).
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	b, err := AcquireWith(wctx, dsn, "crash", fast)
+	if err != nil {
+		t.Fatalf("re-acquire after restart: %v", err)
+	}
+	b.Release()
+}

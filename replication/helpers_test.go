@@ -64,7 +64,7 @@ type testDB struct {
 
 // newTestDB makes a fresh database with the system tables, contact and
 // account as synced tables, and runs Setup.
-func newTestDB(t *testing.T) *testDB {
+func newTestDB(t testing.TB) *testDB {
 	t.Helper()
 	ctx := context.Background()
 	dsn := pgtest.NewDB(t)

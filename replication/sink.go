@@ -50,6 +50,9 @@ type sink struct {
 	copySQL string
 	ckSQL   string
 	last    time.Time
+
+	busy    time.Duration
+	batches int
 }
 
 func newSink(conn *pgx.Conn, cfg Config, log zerolog.Logger, m *metrics.Metrics, flushed *atomic.Uint64, inflight *atomic.Int64) *sink {
@@ -69,6 +72,7 @@ func newSink(conn *pgx.Conn, cfg Config, log zerolog.Logger, m *metrics.Metrics,
 // confirmed, so the server sends them again.
 func (k *sink) run(ctx context.Context, in <-chan *batch) error {
 	defer func() {
+		k.log.Debug().Dur("busy", k.busy).Int("batches", k.batches).Msg("log writer stopped")
 		if k.tx != nil {
 			_ = k.tx.Rollback(context.Background())
 		}
@@ -87,7 +91,10 @@ func (k *sink) run(ctx context.Context, in <-chan *batch) error {
 			if !ok {
 				return nil
 			}
+			t0 := time.Now()
 			err := k.apply(ctx, b)
+			k.busy += time.Since(t0)
+			k.batches++
 			data := b.data
 			k.inflight.Add(-1)
 			if err != nil {

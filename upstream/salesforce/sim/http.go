@@ -373,6 +373,8 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	info := map[string]any{
 		"sub":                "https://login.salesforce.com/id/" + s.orgID + "/" + s.apiUser,
 		"user_id":            s.apiUser,
+		"username":           get("Username"),
+		"display_name":       get("Name"),
 		"organization_id":    s.orgID,
 		"preferred_username": get("Username"),
 		"nickname":           get("CommunityNickname"),

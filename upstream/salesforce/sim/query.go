@@ -152,16 +152,30 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, ver string,
 		for i, ob := range q.OrderBy {
 			orders[i] = o.field(ob.Field)
 		}
-		sort.SliceStable(matched, func(i, j int) bool {
+		// compute each record's sort key once, then sort
+		type keyed struct {
+			rec  *record
+			keys []any
+		}
+		ks := make([]keyed, len(matched))
+		for i, rec := range matched {
+			ks[i].rec = rec
+			ks[i].keys = make([]any, len(orders))
+			for k, f := range orders {
+				ks[i].keys[k] = matchValue(f, o.value(rec, f))
+			}
+		}
+		sort.SliceStable(ks, func(i, j int) bool {
 			for k, ob := range q.OrderBy {
-				f := orders[k]
-				c := ob.Compare(matchValue(f, o.value(matched[i], f)), matchValue(f, o.value(matched[j], f)))
-				if c != 0 {
+				if c := ob.Compare(ks[i].keys[k], ks[j].keys[k]); c != 0 {
 					return c < 0
 				}
 			}
 			return false
 		})
+		for i := range ks {
+			matched[i] = ks[i].rec
+		}
 	}
 	if q.Offset > 0 {
 		if q.Offset >= len(matched) {

@@ -29,8 +29,8 @@ func (s *Server) replicationRange(w http.ResponseWriter, r *http.Request, window
 	start = st.Truncate(time.Minute)
 	end := en.Truncate(time.Minute)
 	earliest = now.Add(-window).Truncate(time.Minute)
-	if !end.After(start) {
-		writeError(w, http.StatusBadRequest, "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate by more than one minute")
+	if en.Before(st) {
+		writeError(w, http.StatusBadRequest, "INVALID_REPLICATION_DATE", "endDate must chronologically follow startDate")
 		return
 	}
 	if start.Before(earliest) {
@@ -44,6 +44,9 @@ func (s *Server) replicationRange(w http.ResponseWriter, r *http.Request, window
 	latest = end
 	if nowMin := now.Truncate(time.Minute); latest.After(nowMin) {
 		latest = nowMin
+	}
+	if latest.Before(start) { // a range inside the current minute covers nothing yet
+		latest = start
 	}
 	return start, latest, earliest, true
 }

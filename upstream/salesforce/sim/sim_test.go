@@ -680,6 +680,17 @@ func TestReplicationWindows(t *testing.T) {
 	if r := rng("updated", s.Now(), s.Now().Add(-time.Hour)); r.status != 400 {
 		t.Errorf("end before start: %d", r.status)
 	}
+	// a range inside one minute covers nothing (yet) but is no error
+	if r := rng("updated", s.Now().Add(-10*time.Second), s.Now()); r.status != 200 || !strings.Contains(string(r.body), `"ids":[]`) {
+		t.Errorf("same-minute range: %d %s", r.status, r.body)
+	}
+	// undelete: the record is live again and no longer reported deleted
+	if err := s.Undelete("Account", a); err != nil {
+		t.Fatal(err)
+	}
+	if rec, ok := s.Get("Account", a); !ok || rec["IsDeleted"] != false {
+		t.Errorf("undeleted %v", rec)
+	}
 	// minute granularity: seconds are ignored
 	r = rng("deleted", s.Now().Add(-time.Hour+30*time.Second), s.Now().Add(59*time.Second))
 	r.json(t, &del)

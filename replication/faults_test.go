@@ -256,13 +256,22 @@ func TestSyncPublication(t *testing.T) {
 
 // TestCaptureLargeTransaction: one transaction of many rows is captured in
 // chunks with bounded memory (1,000,000 rows under TETHER_CHAOS=1, 100,000
-// otherwise).
+// otherwise), under a short wal_sender_timeout (2s) that capture must keep
+// answering while it writes: the replication session is never dropped.
 func TestCaptureLargeTransaction(t *testing.T) {
 	rows := 100000
 	if os.Getenv("TETHER_CHAOS") != "" {
 		rows = 1000000
 	}
 	d := newTestDB(t)
+	ctx := context.Background()
+	cluster := pgtest.Shared(t)
+	must(t, cluster.Exec(ctx, "postgres", "ALTER SYSTEM SET wal_sender_timeout = '2s'"))
+	must(t, cluster.Exec(ctx, "postgres", "SELECT pg_reload_conf()"))
+	t.Cleanup(func() {
+		_ = cluster.Exec(ctx, "postgres", "ALTER SYSTEM RESET wal_sender_timeout")
+		_ = cluster.Exec(ctx, "postgres", "SELECT pg_reload_conf()")
+	})
 	var peak atomic.Uint64
 	stopSampling := make(chan struct{})
 	go func() {
@@ -281,12 +290,20 @@ func TestCaptureLargeTransaction(t *testing.T) {
 	}()
 	defer close(stopSampling)
 	d.startCapture(t, nil)
+	d.exec(t, `INSERT INTO salesforce.account (n, name) VALUES (0, 'before')`)
+	d.waitLog(t, 1, 20*time.Second)
+	var pid int
+	must(t, d.pool.QueryRow(ctx, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'tether'").Scan(&pid))
 	start := time.Now()
 	d.exec(t, `INSERT INTO salesforce.account (n, name) SELECT g, 'row ' || g FROM generate_series(1, $1::int) g`, rows)
 	d.exec(t, `INSERT INTO salesforce.account (n, name) VALUES (-1, 'after')`)
-	d.waitLog(t, rows+1, 5*time.Minute)
+	d.waitLog(t, rows+2, 5*time.Minute)
 	t.Logf("%d-row transaction captured in %s; peak Go heap in use %.1f MiB", rows, time.Since(start).Round(time.Millisecond), float64(peak.Load())/(1<<20))
-	ctx := context.Background()
+	var pidAfter int
+	must(t, d.pool.QueryRow(ctx, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'tether'").Scan(&pidAfter))
+	if pidAfter != pid {
+		t.Errorf("the replication session was replaced (walsender %d, now %d): keepalives were not answered in time", pid, pidAfter)
+	}
 	var n, distinctLSN, maxSeq int
 	must(t, d.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT commit_lsn), max(commit_seq) FROM salesforce._sync_write_log WHERE ("values"->>'n')::int > 0`).Scan(&n, &distinctLSN, &maxSeq))
 	if n != rows || distinctLSN != 1 || maxSeq != rows-1 {
@@ -294,5 +311,45 @@ func TestCaptureLargeTransaction(t *testing.T) {
 	}
 	if peak.Load() > 200<<20 {
 		t.Errorf("peak heap %d MiB: memory is not bounded", peak.Load()>>20)
+	}
+}
+
+// TestCaptureKeepalive: with wal_sender_timeout at 1s, a log writer blocked
+// for 4s (another session locks _sync_write_log) does not cost the
+// replication session: capture keeps answering the server, then catches up.
+func TestCaptureKeepalive(t *testing.T) {
+	d := newTestDB(t)
+	ctx := context.Background()
+	cluster := pgtest.Shared(t)
+	must(t, cluster.Exec(ctx, "postgres", "ALTER SYSTEM SET wal_sender_timeout = '1s'"))
+	must(t, cluster.Exec(ctx, "postgres", "SELECT pg_reload_conf()"))
+	t.Cleanup(func() {
+		_ = cluster.Exec(ctx, "postgres", "ALTER SYSTEM RESET wal_sender_timeout")
+		_ = cluster.Exec(ctx, "postgres", "SELECT pg_reload_conf()")
+	})
+	d.startCapture(t, nil)
+	d.exec(t, `INSERT INTO salesforce.account (n) VALUES (0)`)
+	d.waitLog(t, 1, 20*time.Second)
+	var pid int
+	must(t, d.pool.QueryRow(ctx, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'tether'").Scan(&pid))
+
+	lock, err := d.pool.Begin(ctx)
+	must(t, err)
+	_, err = lock.Exec(ctx, "LOCK TABLE salesforce._sync_write_log IN EXCLUSIVE MODE")
+	must(t, err)
+	for i := 1; i <= 200; i++ {
+		d.exec(t, `INSERT INTO salesforce.account (n) VALUES ($1)`, i)
+	}
+	d.exec(t, `INSERT INTO salesforce.account (n) SELECT g FROM generate_series(201, 20000) g`)
+	time.Sleep(4 * time.Second)
+	must(t, lock.Rollback(ctx))
+	d.waitLog(t, 20001, 30*time.Second)
+	var pidAfter int
+	must(t, d.pool.QueryRow(ctx, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'tether'").Scan(&pidAfter))
+	if pidAfter != pid {
+		t.Errorf("the replication session was replaced (walsender %d, now %d): the server timed capture out", pid, pidAfter)
+	}
+	if n := d.logCount(t); n != 20001 {
+		t.Errorf("log holds %d rows", n)
 	}
 }

@@ -633,7 +633,7 @@ func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request, ver, name,
 		}
 		s.mu.Unlock()
 		if werr != nil {
-			writeFieldError(w, recordErrStatus(werr), werr)
+			writeRecordError(w, id, werr)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -651,7 +651,7 @@ func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request, ver, name,
 		}
 		s.mu.Unlock()
 		if werr != nil {
-			writeFieldError(w, recordErrStatus(werr), werr)
+			writeRecordError(w, id, werr)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -660,14 +660,20 @@ func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request, ver, name,
 	}
 }
 
-func recordErrStatus(e *writeErr) int {
-	switch e.StatusCode {
-	case "ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY":
-		if len(e.Fields) == 0 {
-			return http.StatusNotFound
-		}
+// writeRecordError answers a failed PATCH/DELETE of /sobjects/X/{id}: a
+// malformed id reads as an external id field name (404 NOT_FOUND, as
+// Salesforce answers), a missing record is 404, the rest 400.
+func writeRecordError(w http.ResponseWriter, id string, e *writeErr) {
+	switch {
+	case e.StatusCode == "MALFORMED_ID" && len(e.Fields) == 1 && e.Fields[0] == "Id":
+		writeError(w, http.StatusNotFound, "NOT_FOUND", "Provided external ID field does not exist or is not accessible: %s", id)
+	case e.StatusCode == "INVALID_CROSS_REFERENCE_KEY" && len(e.Fields) == 0:
+		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+	case e.StatusCode == "ENTITY_IS_DELETED":
+		writeFieldError(w, http.StatusNotFound, e)
+	default:
+		writeFieldError(w, http.StatusBadRequest, e)
 	}
-	return http.StatusBadRequest
 }
 
 // lockedCheck consumes a LockRecord fault for id.

@@ -489,6 +489,24 @@ func (s *Server) Undelete(object, id string) error {
 	return nil
 }
 
+// Touch moves a record's SystemModstamp (not LastModifiedDate), as
+// Salesforce's own system updates do (roll-ups, sharing recalculation).
+func (s *Server) Touch(object, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.object(object)
+	if o == nil {
+		return fmt.Errorf("touch %s: %w", object, ErrNotFound)
+	}
+	r := o.byID[sfid.To18(id)]
+	if r == nil {
+		return fmt.Errorf("touch %s %s: %w", object, id, ErrNotFound)
+	}
+	r.stamp = s.Now().Unix()
+	o.touched(r)
+	return nil
+}
+
 // Get returns a record's fields (JSON-like values: datetimes as Salesforce
 // strings), including a soft-deleted record.
 func (s *Server) Get(object, id string) (map[string]any, bool) {

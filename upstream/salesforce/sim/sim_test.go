@@ -364,8 +364,15 @@ func TestWriteValidation(t *testing.T) {
 	if r := c.do("GET", "/services/data/v62.0/sobjects/Account/001xyz", nil); r.status != 404 || !strings.Contains(string(r.body), "NOT_FOUND") {
 		t.Errorf("get malformed: %d %s", r.status, r.body)
 	}
-	if r := c.do("PATCH", "/services/data/v62.0/sobjects/Account/001xyz", `{"Name":"x"}`); r.status != 400 || !strings.Contains(string(r.body), "MALFORMED_ID") {
-		t.Errorf("patch malformed: %d %s", r.status, r.body)
+	var wantDel, gotDel []map[string]any
+	fixture(t, "delete_error_response.json", &wantDel)
+	r = c.do("DELETE", "/services/data/v62.0/sobjects/Account/rid", nil)
+	r.json(t, &gotDel)
+	if r.status != 404 || fmt.Sprint(gotDel) != fmt.Sprint(wantDel) {
+		t.Errorf("delete malformed: %d %s", r.status, r.body)
+	}
+	if r := c.do("PATCH", "/services/data/v62.0/sobjects/Account/"+sfid.New("001", "5g", 999999), `{"Name":"x"}`); r.status != 404 || !strings.Contains(string(r.body), "NOT_FOUND") {
+		t.Errorf("patch missing: %d %s", r.status, r.body)
 	}
 }
 

@@ -9,7 +9,27 @@
 //
 // Besides the API, the simulator can act as "another Salesforce user"
 // (Create/Update/Delete bypass limits and faults), and exposes the same
-// controls over HTTP under /_sim/.
+// controls over HTTP under /_sim/ (see serveControl).
+//
+// Endpoints (vXX.X is any version; request-count keys in brackets):
+//
+//	POST /services/oauth2/token                 refresh_token grant [token]
+//	GET  /services/oauth2/userinfo, /id/{org}/{user}      [userinfo]
+//	GET  /services/data                         versions [versions]
+//	GET  /services/data/vXX.X                   resources [resources]
+//	GET  .../limits                             DailyApiRequests... [limits]
+//	GET  .../sobjects                           global describe [sobjects]
+//	GET  .../sobjects/{X}/describe              [describe]
+//	GET  .../query?q=, .../queryAll?q=          [query], [queryAll]
+//	GET  .../query/{locator}-{offset}           next page [queryMore]
+//	GET  .../sobjects/{X}/updated?start=&end=   getUpdated [updated]
+//	GET  .../sobjects/{X}/deleted?start=&end=   getDeleted [deleted]
+//	GET|POST .../sobjects/{X}                   info, create [sobject:GET|POST]
+//	GET|PATCH|DELETE .../sobjects/{X}/{id}      [sobject:GET|PATCH|DELETE]
+//	POST|PATCH|DELETE .../composite/sobjects    collections [composite:POST|PATCH|DELETE]
+//	GET|POST .../composite/sobjects/{X}         collections retrieve [composite:retrieve]
+//
+// Every API answer carries Sforce-Limit-Info: api-usage=N/M.
 package sim
 
 import (

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -275,6 +276,18 @@ func Preflight(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("preflight: %w", err)
 	}
+	// A tether that just died leaves its walsender for a moment: give it a
+	// few seconds to go before calling the slot busy.
+	for wait := time.Now().Add(slotReleaseWait); st.active && time.Now().Before(wait); {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if st, err = slotState(ctx, pool, cfg.Slot); err != nil {
+			return fmt.Errorf("preflight: %w", err)
+		}
+	}
 	var db string
 	if err := pool.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
 		return fmt.Errorf("preflight: %w", err)
@@ -340,6 +353,9 @@ func checkWALLevel(level string) error {
 	}
 	return nil
 }
+
+// slotReleaseWait is how long Preflight waits for an active slot to be released.
+const slotReleaseWait = 3 * time.Second
 
 // PreflightError lists every reason capture cannot start, each with its fix.
 type PreflightError struct {

@@ -63,6 +63,9 @@ func envFor(cfg *config.Config) *app.Env {
 	red := logging.NewRedactor(os.Stderr)
 	red.AddSecret(cfg.Secrets()...)
 	log := logging.New(cfg.LogFormat, red)
+	if lvl, err := logging.ParseLevel(cfg.LogLevel); err == nil {
+		log = log.Level(lvl)
+	}
 	return &app.Env{
 		Cfg:       cfg,
 		Log:       log,

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
@@ -238,8 +240,14 @@ func (e *Env) Setup(ctx context.Context, p upstream.Provider) (*SetupResult, *re
 	}
 	sort.Strings(names)
 	if err := replication.Setup(ctx, e.Pool, e.ReplicationConfig(), names); err != nil {
-		guard.Close()
-		return nil, nil, nil, err
+		// A role without the optional origin grants cannot create the origin;
+		// its writes are marked with logical messages instead (EchoMessage).
+		var pgErr *pgconn.PgError
+		if !(guard.Mode() == replication.EchoMessage && errors.As(err, &pgErr) && pgErr.Code == pgerrcode.InsufficientPrivilege) {
+			guard.Close()
+			return nil, nil, nil, err
+		}
+		e.Log.Info().Str("component", "setup").Msg("this role may not use replication origins; tether marks its own writes with logical messages")
 	}
 	return &SetupResult{Tables: tables, Unknown: unknown, EchoMode: guard.Mode()}, guard, f, nil
 }

@@ -40,7 +40,7 @@ func (e *Env) Run(ctx context.Context, opts RunOptions) error {
 	if err := e.Migrate(ctx); err != nil {
 		return fmt.Errorf("create system tables: %w", err)
 	}
-	store := health.NewStore(e.Pool, e.Cfg.Schema, e.Log)
+	store := health.NewStore(e.Pool, e.Cfg.Schema, e.Log).WithMetrics(e.Metrics)
 	e.Health = store
 
 	var srv *httpserver.Server
@@ -69,6 +69,9 @@ func (e *Env) Run(ctx context.Context, opts RunOptions) error {
 	defer lease.Release()
 	e.Metrics.Leader(true)
 	defer e.Metrics.Leader(false)
+	if err := status.SaveLeader(ctx, e.Pool, e.Cfg.Schema); err != nil {
+		log.Warn().Err(err).Msg("could not record the leader for tether status")
+	}
 	log.Info().Msg("this tether is active")
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -84,23 +87,38 @@ func (e *Env) Run(ctx context.Context, opts RunOptions) error {
 		}
 	}()
 
-	p, err := e.Provider(runCtx)
-	if err != nil {
-		return err
-	}
-	// Setup needs Salesforce (describe). A revoked credential or an exhausted
-	// quota is the user's to fix: report it and keep trying, do not exit.
+	// Setup needs Salesforce (a token, then describe). A revoked credential
+	// or an exhausted quota is the user's to fix: report it and keep trying.
 	var (
+		p interface {
+			upstream.Provider
+			Usage() (int, int)
+		}
 		res     *SetupResult
 		guard   *replication.EchoGuard
 		fetcher interface{ Run(context.Context) error }
 	)
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = time.Second
-	bo.MaxInterval = time.Minute
+	bo.MaxInterval = 30 * time.Second
 	bo.MaxElapsedTime = 0
 	for {
-		r, g, f, err := e.Setup(runCtx, p)
+		var err error
+		if p == nil {
+			if c, perr := e.Provider(runCtx); perr == nil {
+				p = c
+			} else {
+				err = perr
+			}
+		}
+		var (
+			r *SetupResult
+			g *replication.EchoGuard
+			f interface{ Run(context.Context) error }
+		)
+		if err == nil {
+			r, g, f, err = e.Setup(runCtx, p)
+		}
 		if err == nil {
 			res, guard, fetcher = r, g, f
 			break
@@ -112,11 +130,11 @@ func (e *Env) Run(ctx context.Context, opts RunOptions) error {
 			store.Report(ctx, health.Fetcher, health.TetherIntervention, err.Error())
 			return err
 		}
-		status := health.TetherIntervention
+		st := health.TetherIntervention
 		if c := upstream.ClassOf(err); c == upstream.Auth || c == upstream.Quota || c == upstream.Permanent {
-			status = health.CustomerIntervention
+			st = health.CustomerIntervention
 		}
-		store.Report(ctx, health.Fetcher, status, "setup: "+err.Error())
+		store.Report(ctx, health.Fetcher, st, "setup: "+redactErr(err, e.Cfg))
 		d := bo.NextBackOff()
 		log.Warn().Err(err).Dur("retry_in", d).Msg("setup could not reach Salesforce; retrying")
 		select {
@@ -127,6 +145,7 @@ func (e *Env) Run(ctx context.Context, opts RunOptions) error {
 	}
 	defer guard.Close()
 	store.Report(ctx, health.Fetcher, health.Healthy, "")
+	go status.RecordUsage(runCtx, e.Pool, e.Cfg.Schema, 30*time.Second, p.Usage)
 	log.Info().Int("tables", len(res.Tables)).Str("echo_mode", string(res.EchoMode)).Msg("setup done")
 
 	if err := replication.Preflight(runCtx, e.Pool, e.ReplicationConfig()); err != nil {

@@ -184,7 +184,9 @@ func (c *Cluster) initdb() error {
 		if err := c.chown(c.DataDir); err != nil {
 			return err
 		}
-		_ = os.Chmod(filepath.Dir(c.DataDir), 0o755)
+		if err := traversable(filepath.Dir(c.DataDir)); err != nil {
+			return err
+		}
 	}
 	out, err := c.command("initdb", "-D", c.DataDir, "-U", Superuser, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync").CombinedOutput()
 	if err != nil {
@@ -192,6 +194,26 @@ func (c *Cluster) initdb() error {
 	}
 	hba := "local all all trust\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n"
 	return c.writeFile("pg_hba.conf", hba)
+}
+
+// traversable lets other users search (o+x, not read) dir and its ancestors,
+// so that the postgres user can reach a data directory below a private
+// directory such as /root or a test's temporary directory.
+func traversable(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(d, fi.Mode().Perm()|0o001); err != nil {
+				return fmt.Errorf("pgtest: let the postgres user reach %s: %w", d, err)
+			}
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }
 
 func (c *Cluster) command(name string, args ...string) *exec.Cmd {

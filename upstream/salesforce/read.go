@@ -102,13 +102,18 @@ func (c *Client) query(ctx context.Context, endpoint, soql string, batchSize int
 // req.After, ordered by (SystemModstamp, Id), from /query or, with
 // IncludeDeleted, /queryAll.
 func (c *Client) Read(ctx context.Context, req upstream.ReadRequest) (*upstream.Page, error) {
-	soql, err := BuildReadQuery(req)
-	if err != nil {
-		return nil, &upstream.Error{Class: upstream.Permanent, Message: err.Error()}
-	}
 	obj, err := c.Describe(ctx, req.Object)
 	if err != nil {
 		return nil, err
+	}
+	if req.IncludeDeleted && obj.Field(fieldIsDeleted) == nil {
+		// Objects such as User cannot be deleted and have no IsDeleted
+		// field: asking for it is an INVALID_FIELD error, and queryAll adds nothing.
+		req.IncludeDeleted = false
+	}
+	soql, err := BuildReadQuery(req)
+	if err != nil {
+		return nil, &upstream.Error{Class: upstream.Permanent, Message: err.Error()}
 	}
 	endpoint := "query"
 	if req.IncludeDeleted {

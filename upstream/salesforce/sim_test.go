@@ -588,3 +588,30 @@ func TestSimCustomObjectValueRoundTrip(t *testing.T) {
 		t.Fatalf("find created %v %v", ids, err)
 	}
 }
+
+// TestSimReadUserWithoutIsDeleted: User has no IsDeleted field (users are
+// deactivated, never deleted); an incremental read that asks for deleted
+// records must still work instead of failing with INVALID_FIELD.
+func TestSimReadUserWithoutIsDeleted(t *testing.T) {
+	e := start(t, 0, nil, nil)
+	ctx := context.Background()
+	obj, err := e.c.Describe(ctx, "User")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj.Field("IsDeleted") != nil {
+		t.Fatal("the simulator's User has IsDeleted; Salesforce's does not")
+	}
+	page, err := e.c.Read(ctx, upstream.ReadRequest{Object: "User", Fields: []string{"Username", "Email"}, IncludeDeleted: true})
+	if err != nil {
+		t.Fatalf("read User with deletes: %v", err)
+	}
+	if len(page.Records) == 0 {
+		t.Fatal("no users read")
+	}
+	for i, d := range page.Deleted {
+		if d {
+			t.Fatalf("user %d reported deleted", i)
+		}
+	}
+}

@@ -24,7 +24,10 @@ type cursor struct {
 	lastUse time.Time
 }
 
-const maxCursors = 200
+// maxCursors is how many query cursors stay open: like Salesforce (10 per
+// user), opening one more releases the oldest, whose locator then answers
+// INVALID_QUERY_LOCATOR.
+const maxCursors = 10
 
 // batchSize reads Sforce-Query-Options: batchSize=N (200..2000, default 2000).
 func batchSize(r *http.Request) int {

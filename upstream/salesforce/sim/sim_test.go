@@ -903,3 +903,89 @@ func TestSeedIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func TestCustomObjectFormulaAndStages(t *testing.T) {
+	s, c := start(t, Options{Seed: 2, RandSeed: 1})
+	if err := s.AddCustomObject(CustomObject{Name: "Invoice__c", Label: "Invoice", Fields: []CustomField{
+		{Name: "Total__c", Type: "currency"},
+		{Name: "Status__c", Type: "picklist", Picklist: []string{"Draft", "Sent"}, Restricted: true},
+		{Name: "Tags__c", Type: "multipicklist", Picklist: []string{"a", "b", "c"}, Restricted: true},
+		{Name: "Due__c", Type: "date", Required: true},
+		{Name: "Account__c", Type: "reference", ReferenceTo: "Account"},
+		{Name: "Label__c", Type: "string", Formula: "Name & ' / ' & Status__c"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	acct := s.Records("Account")[0]["Id"].(string)
+	r := c.do("POST", "/services/data/v62.0/sobjects/Invoice__c", map[string]any{"Name": "INV-1", "Status__c": "Sent", "Total__c": 99.999, "Tags__c": "a;c", "Due__c": "2024-02-29", "Account__c": acct})
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var out map[string]any
+	r.json(t, &out)
+	rec, _ := s.Get("Invoice__c", out["id"].(string))
+	if rec["Label__c"] != "INV-1 / Sent" || rec["Total__c"] != 100.0 || rec["Tags__c"] != "a;c" || rec["OwnerId"] != s.APIUserID() {
+		t.Errorf("invoice %v", rec)
+	}
+	for body, code := range map[string]string{
+		`{"Due__c":"2024-01-01","Label__c":"x"}`:                         "INVALID_FIELD_FOR_INSERT_UPDATE",
+		`{"Due__c":"2024-01-01","Status__c":"Paid"}`:                     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+		`{"Due__c":"2024-01-01","Tags__c":"a;z"}`:                        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+		`{"Status__c":"Draft"}`:                                          "REQUIRED_FIELD_MISSING",
+		`{"Due__c":"2024-01-01","Account__c":"` + s.OtherUserID() + `"}`: "FIELD_INTEGRITY_EXCEPTION",
+	} {
+		r := c.do("POST", "/services/data/v62.0/sobjects/Invoice__c", body)
+		if r.status != 400 || !strings.Contains(string(r.body), code) {
+			t.Errorf("%s: %d %s", body, r.status, r.body)
+		}
+	}
+	// Name defaults to the id when not given
+	id, err := s.Create("Invoice__c", map[string]any{"Due__c": "2024-01-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := s.Get("Invoice__c", id); rec["Name"] != id {
+		t.Errorf("default Name %v", rec["Name"])
+	}
+	// Opportunity: a new stage brings its probability
+	opp, err := s.Create("Opportunity", map[string]any{"Name": "O", "StageName": "Prospecting", "CloseDate": "2024-01-01", "Amount": 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update("Opportunity", opp, map[string]any{"StageName": "Negotiation/Review"}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := s.Get("Opportunity", opp); rec["Probability"] != 90.0 || rec["ExpectedRevenue"] != 900.0 {
+		t.Errorf("opportunity %v %v", rec["Probability"], rec["ExpectedRevenue"])
+	}
+	// Touch moves SystemModstamp only
+	before, _ := s.Get("Opportunity", opp)
+	s.Advance(5 * time.Second)
+	if err := s.Touch("Opportunity", opp); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.Get("Opportunity", opp)
+	if after["SystemModstamp"] == before["SystemModstamp"] || after["LastModifiedDate"] != before["LastModifiedDate"] {
+		t.Errorf("touch: %v %v", after["SystemModstamp"], after["LastModifiedDate"])
+	}
+}
+
+func TestCursorLimit(t *testing.T) {
+	s, c := start(t, Options{RandSeed: 1})
+	if err := s.SeedObject("Lead", 250); err != nil {
+		t.Fatal(err)
+	}
+	c.hdr = map[string]string{"Sforce-Query-Options": "batchSize=200"}
+	var urls []string
+	for i := 0; i < maxCursors+1; i++ {
+		var page map[string]any
+		c.query("SELECT Id FROM Lead").json(t, &page)
+		urls = append(urls, page["nextRecordsUrl"].(string))
+	}
+	if r := c.do("GET", urls[0], nil); r.status != 400 || !strings.Contains(string(r.body), "INVALID_QUERY_LOCATOR") {
+		t.Errorf("oldest cursor: %d %s", r.status, r.body)
+	}
+	if r := c.do("GET", urls[maxCursors], nil); r.status != 200 {
+		t.Errorf("newest cursor: %d %s", r.status, r.body)
+	}
+}

@@ -606,6 +606,14 @@ func (s *Server) apply(o *objectDef, op writeOp) (*record, *writeErr) {
 	if op.create {
 		s.defaults(o, r, op.user)
 	}
+	if o.Name == "Opportunity" && !op.create {
+		// a new stage brings its own probability unless one is given
+		stage, prob := o.field("StageName"), o.field("Probability")
+		if stage != nil && prob != nil && r.get(stage.idx) != op.rec.get(stage.idx) && !hasField(op.values, "Probability") {
+			r.set(prob.idx, nil)
+			r.set(o.field("ForecastCategoryName").idx, nil)
+		}
+	}
 	// required fields
 	var missing []string
 	for _, f := range o.fields {
@@ -689,10 +697,8 @@ func (s *Server) derive(o *objectDef, r *record) {
 	case "Opportunity":
 		stage, _ := get("StageName").(string)
 		if st, ok := opportunityStages[stage]; ok {
-			if get("Probability") == nil || r.modified == 0 {
-				if get("Probability") == nil {
-					set("Probability", st.prob)
-				}
+			if get("Probability") == nil {
+				set("Probability", st.prob)
 			}
 			set("ForecastCategory", st.forecast)
 			if get("ForecastCategoryName") == nil {
@@ -786,4 +792,14 @@ func (f *fieldDef) intern(v any) any {
 		}
 	}
 	return v
+}
+
+// hasField reports whether values names field (case-insensitively).
+func hasField(values map[string]any, field string) bool {
+	for k := range values {
+		if strings.EqualFold(k, field) {
+			return true
+		}
+	}
+	return false
 }

@@ -51,6 +51,9 @@ type Capture struct {
 	log      zerolog.Logger
 	health   health.Reporter
 	onCommit func(rows int, commitTimes []time.Time) // test hook: after each local commit
+	// startAtSlot (tests) starts streaming at the slot's confirmed position
+	// instead of the checkpoint, so the server sends again what the log has.
+	startAtSlot bool
 }
 
 // NewCapture prepares a capture; Run starts it.
@@ -189,7 +192,11 @@ func (c *Capture) session(ctx context.Context) (bool, error) {
 	if v := serverMajor(repl); v >= 16 {
 		args = append(args, "origin 'none'")
 	}
-	if err := pglogrepl.StartReplication(ctx, repl, pgx.Identifier{c.cfg.Slot}.Sanitize(), checkpoint,
+	startAt := checkpoint
+	if c.startAtSlot {
+		startAt = 0
+	}
+	if err := pglogrepl.StartReplication(ctx, repl, pgx.Identifier{c.cfg.Slot}.Sanitize(), startAt,
 		pglogrepl.StartReplicationOptions{PluginArgs: args}); err != nil {
 		return false, classifyStartError(c.cfg.Slot, fmt.Errorf("start replication: %w", err))
 	}

@@ -19,6 +19,7 @@ import (
 //	PATCH  /_sim/records/{Object}/{id}        update as another user
 //	DELETE /_sim/records/{Object}/{id}[?hard=true]
 //	POST   /_sim/records/{Object}/{id}/undelete  restore from the recycle bin
+//	POST   /_sim/records/{Object}/{id}/touch     move SystemModstamp only (a system update)
 //	GET    /_sim/clock                        {"now":...}
 //	POST   /_sim/clock                        {"now":"2024-01-02T03:04:05Z"} and/or {"advance":"1h"}
 //	POST   /_sim/faults                       {"fail":{"status":503,"n":2},"delay":{"duration":"2s","n":1},
@@ -96,6 +97,12 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		default:
 			w.WriteHeader(http.StatusMethodNotAllowed)
 		}
+	case parts[0] == "records" && len(parts) == 4 && parts[3] == "touch" && r.Method == http.MethodPost:
+		if err := s.Touch(parts[1], parts[2]); err != nil {
+			bad(err)
+			return
+		}
+		ok()
 	case parts[0] == "records" && len(parts) == 4 && parts[3] == "undelete" && r.Method == http.MethodPost:
 		if err := s.Undelete(parts[1], parts[2]); err != nil {
 			bad(err)

@@ -164,7 +164,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cmu.Unlock()
 	defer func() {
 		s.cmu.Lock()
-		s.log = append(s.log, RequestEntry{At: at, Key: key, Method: r.Method, Path: r.URL.Path, Status: sw.status})
+		s.log = append(s.log, RequestEntry{At: at, Key: key, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: sw.status})
 		if len(s.log) > 100000 {
 			s.log = append([]RequestEntry(nil), s.log[len(s.log)-50000:]...)
 		}
@@ -242,7 +242,11 @@ func (s *Server) serveAPI(w *statusWriter, r *http.Request, key, ver, rest strin
 	// authentication
 	tok := bearer(r)
 	s.cmu.Lock()
-	valid := tok != "" && s.tokens[tok]
+	issued, valid := s.tokens[tok]
+	if valid && s.opts.SessionTimeout > 0 && s.nowLocked().Sub(issued) >= s.opts.SessionTimeout {
+		delete(s.tokens, tok)
+		valid = false
+	}
 	s.cmu.Unlock()
 	if !valid {
 		w.Header().Set("WWW-Authenticate", `Token`)

@@ -62,6 +62,9 @@ type Options struct {
 	// Now, if set, freezes the simulator clock at this instant (see SetNow);
 	// otherwise it follows the wall clock.
 	Now time.Time
+	// SessionTimeout, if set, expires an access token that long after it
+	// was issued (simulator clock), like an org's session timeout.
+	SessionTimeout time.Duration
 }
 
 // Credentials are what a client needs to connect to the simulator.
@@ -80,7 +83,8 @@ type RequestEntry struct {
 	Key    string    `json:"key"`
 	Method string    `json:"method"`
 	Path   string    `json:"path"`
-	Status int       `json:"status"` // 0: connection dropped without an answer
+	Query  string    `json:"query,omitempty"` // the raw query string (SOQL, ids); never credentials
+	Status int       `json:"status"`          // 0: connection dropped without an answer
 }
 
 // Server is the simulator. Its methods are safe for concurrent use.
@@ -101,7 +105,7 @@ type Server struct {
 	frozen       bool
 	at           time.Time
 	offset       time.Duration
-	tokens       map[string]bool
+	tokens       map[string]time.Time // access token → issued at (simulator clock)
 	accessToken  string
 	refreshToken string
 	revoked      bool
@@ -152,7 +156,7 @@ func New(opts Options) *Server {
 		byLower:  map[string]*objectDef{},
 		byPrefix: map[string]*objectDef{},
 		cursors:  map[string]*cursor{},
-		tokens:   map[string]bool{},
+		tokens:   map[string]time.Time{},
 		locks:    map[string]int{},
 		counts:   map[string]int{},
 		dailyMax: opts.DailyLimit,
@@ -197,7 +201,7 @@ func randHex(n int) string {
 
 func (s *Server) newAccessToken() string {
 	tok := s.orgID[:15] + "!AQ4AQsim" + randHex(20)
-	s.tokens[tok] = true
+	s.tokens[tok] = s.nowLocked()
 	return tok
 }
 
@@ -335,7 +339,7 @@ func (s *Server) takeLock(id string) bool {
 func (s *Server) ExpireTokens() {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
-	s.tokens = map[string]bool{}
+	s.tokens = map[string]time.Time{}
 }
 
 // RevokeRefreshToken makes the token endpoint answer invalid_grant.

@@ -989,3 +989,14 @@ func TestCursorLimit(t *testing.T) {
 		t.Errorf("newest cursor: %d %s", r.status, r.body)
 	}
 }
+
+func TestSessionTimeout(t *testing.T) {
+	s, c := start(t, Options{RandSeed: 1, SessionTimeout: 2 * time.Hour, Now: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if r := c.do("GET", "/services/data/v62.0/limits", nil); r.status != 200 {
+		t.Fatalf("fresh token: %d", r.status)
+	}
+	s.Advance(2 * time.Hour)
+	if r := c.do("GET", "/services/data/v62.0/limits", nil); r.status != 401 {
+		t.Errorf("after timeout: %d", r.status)
+	}
+}

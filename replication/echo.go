@@ -1,7 +1,3 @@
-// Package replication captures the application's changes to synced tables
-// from a logical replication slot (pgoutput) into _sync_write_log, exactly
-// once and in commit order, and marks tether's own writes so that they are
-// never captured.
 package replication
 
 import (

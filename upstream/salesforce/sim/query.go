@@ -136,6 +136,13 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, ver string,
 			return matchValue(f, o.value(rec, f)), true
 		}
 	}
+	if presorted {
+		// incremental reads: start at the first record the WHERE can match
+		if lo, ok := stampLowerBound(q.Where); ok {
+			i := sort.Search(len(src), func(i int) bool { return src[i].stamp >= lo })
+			src = src[i:]
+		}
+	}
 	var matched []*record
 	for _, rec := range src {
 		if rec.deleted && !all {
@@ -273,4 +280,42 @@ func (s *Server) handleQueryMore(w http.ResponseWriter, r *http.Request, ver, lo
 		c.batch = batchSize(r)
 	}
 	s.writePage(w, c, offset, ver)
+}
+
+// stampLowerBound returns a unix second below which no record's
+// SystemModstamp can satisfy e (for "SystemModstamp > c OR (SystemModstamp
+// = c AND Id > x)" that is c), so a scan in (SystemModstamp, Id) order can
+// skip what comes before.
+func stampLowerBound(e soql.Expr) (int64, bool) {
+	switch x := e.(type) {
+	case *soql.Comparison:
+		if !strings.EqualFold(x.Field, "SystemModstamp") || x.Value.Kind != soql.DateTimeLit && x.Value.Kind != soql.DateLit {
+			return 0, false
+		}
+		switch x.Op {
+		case ">", ">=", "=":
+			return x.Value.Time.Unix(), true
+		}
+	case *soql.And:
+		best, found := int64(0), false
+		for _, t := range x.Terms {
+			if b, ok := stampLowerBound(t); ok && (!found || b > best) {
+				best, found = b, true
+			}
+		}
+		return best, found
+	case *soql.Or:
+		var low int64
+		for i, t := range x.Terms {
+			b, ok := stampLowerBound(t)
+			if !ok {
+				return 0, false
+			}
+			if i == 0 || b < low {
+				low = b
+			}
+		}
+		return low, len(x.Terms) > 0
+	}
+	return 0, false
 }

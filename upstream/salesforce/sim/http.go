@@ -500,26 +500,30 @@ func (o *objectDef) recordJSON(buf *bytes.Buffer, r *record, fields []*fieldDef,
 		buf.WriteByte(',')
 		writeStr(buf, f.Name)
 		buf.WriteByte(':')
-		v := jsonValue(o.value(r, f))
-		switch x := v.(type) {
-		case nil:
-			buf.WriteString("null")
-		case string:
-			writeStr(buf, x)
-		case bool:
-			buf.WriteString(strconv.FormatBool(x))
-		case float64:
-			if f.Type == "int" || f.Type == "long" {
-				buf.WriteString(strconv.FormatInt(int64(x), 10))
-			} else {
-				buf.WriteString(strconv.FormatFloat(x, 'f', -1, 64))
-			}
-		default:
-			b, _ := json.Marshal(x)
-			buf.Write(b)
-		}
+		writeValue(buf, f, o.value(r, f))
 	}
 	buf.WriteByte('}')
+}
+
+// writeValue renders one field value as JSON.
+func writeValue(buf *bytes.Buffer, f *fieldDef, v any) {
+	switch x := jsonValue(v).(type) {
+	case nil:
+		buf.WriteString("null")
+	case string:
+		writeStr(buf, x)
+	case bool:
+		buf.WriteString(strconv.FormatBool(x))
+	case float64:
+		if f.Type == "int" || f.Type == "long" {
+			buf.WriteString(strconv.FormatInt(int64(x), 10))
+		} else {
+			buf.WriteString(strconv.FormatFloat(x, 'f', -1, 64))
+		}
+	default:
+		b, _ := json.Marshal(x)
+		buf.Write(b)
+	}
 }
 
 func writeStr(buf *bytes.Buffer, s string) {

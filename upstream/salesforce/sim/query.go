@@ -18,7 +18,7 @@ import (
 type cursor struct {
 	obj     *objectDef
 	recs    []*record
-	fields  []*fieldDef
+	cols    []column
 	batch   int
 	total   int
 	lastUse time.Time
@@ -91,26 +91,61 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, ver string,
 		writeError(w, http.StatusBadRequest, "INVALID_TYPE", "\n%s\n^\nERROR at Row:1:Column:1\nsObject type '%s' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.", text, q.Object)
 		return
 	}
+	// resolve every field: plain fields and parent relationship paths
+	type ref struct {
+		f    *fieldDef
+		path *relPath
+	}
+	lookup := map[string]ref{}
 	for _, name := range q.ReferencedFields() {
-		if o.field(name) == nil {
-			writeError(w, http.StatusBadRequest, "INVALID_FIELD", "\n%s\n^\nERROR at Row:1:Column:1\nNo such column '%s' on entity '%s'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.", text, name, o.Name)
+		var rf ref
+		if strings.Contains(name, ".") {
+			rf.path = s.resolvePath(o, name)
+		} else {
+			rf.f = o.field(name)
+		}
+		if rf.f == nil && rf.path == nil {
+			msg := fmt.Sprintf("No such column '%s' on entity '%s'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.", name, o.Name)
+			if i := strings.IndexByte(name, '.'); i > 0 {
+				msg = fmt.Sprintf("Didn't understand relationship '%s' in field path. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please reference your WSDL or the describe call for the appropriate names.", name[:i])
+			}
+			writeError(w, http.StatusBadRequest, "INVALID_FIELD", "\n%s\n^\nERROR at Row:1:Column:1\n%s", text, msg)
 			return
 		}
+		lookup[name] = rf
 	}
 	for _, ob := range q.OrderBy {
-		if f := o.field(ob.Field); f.Type == "address" || f.Type == "textarea" && f.Length > 255 || f.Type == "multipicklist" {
+		rf := lookup[ob.Field]
+		f := rf.f
+		if f == nil {
+			f = rf.path.leaf
+		}
+		if f.Type == "address" || f.Type == "textarea" && f.Length > 255 || f.Type == "multipicklist" {
 			writeError(w, http.StatusBadRequest, "INVALID_FIELD", "field '%s' can not be sorted in a query call", f.Name)
 			return
 		}
 	}
-	var fields []*fieldDef
-	seen := map[string]bool{}
+	var cols []column
 	for _, name := range q.Fields {
-		f := o.field(name)
-		if !seen[f.Name] {
-			seen[f.Name] = true
-			fields = append(fields, f)
+		cols, _ = s.addColumn(cols, o, name)
+	}
+	// value of a referenced field for matching and ordering
+	valueOf := func(rec *record, name string) (any, bool) {
+		rf, ok := lookup[name]
+		if !ok {
+			if f := o.field(name); f != nil {
+				rf.f = f
+			} else if p := s.resolvePath(o, name); p != nil {
+				rf.path = p
+			} else {
+				return nil, false
+			}
 		}
+		if rf.f != nil {
+			return matchValue(rf.f, o.value(rec, rf.f)), true
+		}
+		v, leaf := s.pathValue(o, rec, rf.path)
+		return matchValue(leaf, v), true
 	}
 
 	// Candidate records: by (SystemModstamp, Id) when that is the order asked.
@@ -120,21 +155,8 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, ver string,
 		src = o.sorted()
 		presorted = true
 	}
-	lookup := map[string]*fieldDef{}
-	for _, name := range q.ReferencedFields() {
-		lookup[name] = o.field(name)
-	}
 	get := func(rec *record) func(string) (any, bool) {
-		return func(name string) (any, bool) {
-			f := lookup[name]
-			if f == nil {
-				f = o.field(name)
-			}
-			if f == nil {
-				return nil, false
-			}
-			return matchValue(f, o.value(rec, f)), true
-		}
+		return func(name string) (any, bool) { return valueOf(rec, name) }
 	}
 	if presorted {
 		// incremental reads: start at the first record the WHERE can match
@@ -158,10 +180,6 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, ver string,
 		}
 	}
 	if len(q.OrderBy) > 0 && !presorted {
-		orders := make([]*fieldDef, len(q.OrderBy))
-		for i, ob := range q.OrderBy {
-			orders[i] = o.field(ob.Field)
-		}
 		// compute each record's sort key once, then sort
 		type keyed struct {
 			rec  *record
@@ -170,9 +188,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, ver string,
 		ks := make([]keyed, len(matched))
 		for i, rec := range matched {
 			ks[i].rec = rec
-			ks[i].keys = make([]any, len(orders))
-			for k, f := range orders {
-				ks[i].keys[k] = matchValue(f, o.value(rec, f))
+			ks[i].keys = make([]any, len(q.OrderBy))
+			for k, ob := range q.OrderBy {
+				ks[i].keys[k], _ = valueOf(rec, ob.Field)
 			}
 		}
 		sort.SliceStable(ks, func(i, j int) bool {
@@ -201,7 +219,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, ver string,
 		writeJSON(w, http.StatusOK, map[string]any{"totalSize": len(matched), "done": true, "records": []any{}})
 		return
 	}
-	c := &cursor{obj: o, recs: matched, fields: fields, batch: batchSize(r), total: len(matched), lastUse: time.Now()}
+	c := &cursor{obj: o, recs: matched, cols: cols, batch: batchSize(r), total: len(matched), lastUse: time.Now()}
 	s.writePage(w, c, 0, ver)
 }
 
@@ -233,7 +251,7 @@ func (s *Server) writePage(w http.ResponseWriter, c *cursor, offset int, ver str
 		if i > offset {
 			buf.WriteByte(',')
 		}
-		c.obj.recordJSON(&buf, c.recs[i], c.fields, ver)
+		s.columnsJSON(&buf, c.obj, c.recs[i], c.cols, ver)
 	}
 	buf.WriteString("]}")
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")

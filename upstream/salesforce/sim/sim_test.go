@@ -1000,3 +1000,43 @@ func TestSessionTimeout(t *testing.T) {
 		t.Errorf("after timeout: %d", r.status)
 	}
 }
+
+func TestRelationshipFields(t *testing.T) {
+	s, c := start(t, Options{RandSeed: 1})
+	acct, err := s.Create("Account", map[string]any{"Name": "Parent Co", "Industry": "Banking"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withParent, _ := s.Create("Contact", map[string]any{"LastName": "Child", "AccountId": acct})
+	orphan, _ := s.Create("Contact", map[string]any{"LastName": "Orphan"})
+	var res map[string]any
+	r := c.query("SELECT Id, Account.Name, account.industry, Owner.Email, CreatedBy.Name FROM Contact WHERE Account.Name LIKE 'Parent%' OR Id = '" + orphan + "' ORDER BY Account.Name NULLS LAST")
+	if r.status != 200 {
+		t.Fatalf("query: %d %s", r.status, r.body)
+	}
+	r.json(t, &res)
+	recs := res["records"].([]any)
+	if len(recs) != 2 {
+		t.Fatalf("records %s", r.body)
+	}
+	first := recs[0].(map[string]any)
+	if first["Id"] != withParent {
+		t.Fatalf("order: %s", r.body)
+	}
+	parent := first["Account"].(map[string]any)
+	if parent["Name"] != "Parent Co" || parent["Industry"] != "Banking" || parent["attributes"].(map[string]any)["type"] != "Account" {
+		t.Errorf("parent %v", parent)
+	}
+	if owner := first["Owner"].(map[string]any); owner["Email"] != "alex.other@tether.example" {
+		t.Errorf("owner %v", owner)
+	}
+	if second := recs[1].(map[string]any); second["Account"] != nil {
+		t.Errorf("orphan's Account %v", second["Account"])
+	}
+	if r := c.query("SELECT Id, Nope.Name FROM Contact"); r.status != 400 || !strings.Contains(string(r.body), "INVALID_FIELD") {
+		t.Errorf("bad relationship: %d %s", r.status, r.body)
+	}
+	if r := c.query("SELECT Id, Account.Nope FROM Contact"); r.status != 400 || !strings.Contains(string(r.body), "INVALID_FIELD") {
+		t.Errorf("bad parent field: %d %s", r.status, r.body)
+	}
+}

@@ -103,6 +103,16 @@ async function main() {
     assert.strictEqual(first.records.length + next.records.length, expectContacts);
   });
 
+  await check('parent relationship fields', async () => {
+    const r = await conn.query('SELECT Id, Account.Name, Owner.Email FROM Contact WHERE AccountId != null LIMIT 5');
+    assert.ok(r.records.length > 0);
+    for (const rec of r.records) {
+      assert.strictEqual(rec.Account.attributes.type, 'Account');
+      assert.strictEqual(typeof rec.Account.Name, 'string');
+      assert.match(rec.Owner.Email, /@/);
+    }
+  });
+
   await check('COUNT()', async () => {
     const r = await conn.query('SELECT COUNT() FROM Contact');
     assert.strictEqual(r.totalSize, expectContacts);

@@ -123,6 +123,11 @@ func (s *stream) sendStatus(reply bool) error {
 func (s *stream) run(ctx context.Context) error {
 	s.nextStatus = time.Now().Add(s.statusEvery)
 	for {
+		select {
+		case <-s.sinkDone:
+			return fmt.Errorf("log writer stopped")
+		default:
+		}
 		now := time.Now()
 		if now.After(s.nextStatus) || (s.confirmable() != s.lastSent && now.Sub(s.lastStatus) >= maxWake) {
 			if err := s.sendStatus(false); err != nil {

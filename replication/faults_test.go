@@ -166,6 +166,15 @@ func TestPreflight(t *testing.T) {
 	}
 	d.exec(t, `ALTER TABLE salesforce.account REPLICA IDENTITY FULL`)
 
+	// a synced table missing from the publication
+	d.exec(t, `ALTER PUBLICATION tether DROP TABLE salesforce.contact`)
+	err = Preflight(ctx, d.pool, d.cfg)
+	if err == nil || !strings.Contains(err.Error(), `"salesforce"."contact" is not in publication`) {
+		t.Errorf("publication: %v", err)
+	}
+	must(t, Setup(ctx, d.pool, d.cfg, nil))
+	must(t, Preflight(ctx, d.pool, d.cfg))
+
 	// a role without REPLICATION and without write access to the log
 	cluster := pgtest.Shared(t)
 	role := "tether_weak_" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_"))

@@ -313,6 +313,23 @@ func Preflight(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 		problems = append(problems, fmt.Errorf("publication %q does not exist: run `tether setup`", cfg.Publication))
 	}
 
+	if pubExists && !hasTable(problems) {
+		rows, err := pool.Query(ctx, `SELECT t.table_name FROM `+cfg.qualified("_sync_tables")+` t
+			WHERE to_regclass(format('%I.%I', $1::text, t.table_name)) IS NOT NULL
+			  AND NOT EXISTS (SELECT 1 FROM pg_publication_tables p
+			                  WHERE p.pubname = $2 AND p.schemaname = $1 AND p.tablename = t.table_name)
+			ORDER BY 1`, cfg.Schema, cfg.Publication)
+		if err != nil {
+			return fmt.Errorf("preflight: publication tables: %w", err)
+		}
+		missing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("preflight: publication tables: %w", err)
+		}
+		for _, m := range missing {
+			problems = append(problems, fmt.Errorf("synced table %s is not in publication %q, so its changes would not be captured: run `tether setup`", cfg.qualified(m), cfg.Publication))
+		}
+	}
 	if !hasTable(problems) {
 		rows, err := pool.Query(ctx, `SELECT t.table_name, c.relreplident::text
 			FROM `+cfg.qualified("_sync_tables")+` t

@@ -80,6 +80,7 @@ type stream struct {
 	lastStatus  time.Time
 
 	replayed int // transactions skipped because the log has them
+	warned   map[uint32]bool
 
 	scratch    [2][]byte
 	scratchIdx int
@@ -448,7 +449,7 @@ func (s *stream) updateRow(r *relation, m *pglogrepl.UpdateMessage) error {
 	if old != nil {
 		record, _ = s.objectOf(r, old, nil, keepRecord(r))
 	} else {
-		s.log.Warn().Str("table", r.name).Msg("update without the old row: the table lacks REPLICA IDENTITY FULL; the log row carries every column")
+		s.warnIdentity(r)
 	}
 	src := m.NewTuple
 	s.appendRow(r, "update", src, old, "new", record, values, "")
@@ -460,7 +461,7 @@ func (s *stream) deleteRow(r *relation, m *pglogrepl.DeleteMessage) error {
 	if m.OldTupleType == pglogrepl.DeleteMessageTupleTypeOld {
 		record, _ = s.objectOf(r, m.OldTuple, nil, keepRecord(r))
 	} else {
-		s.log.Warn().Str("table", r.name).Msg("delete without the old row: the table lacks REPLICA IDENTITY FULL")
+		s.warnIdentity(r)
 	}
 	s.appendRow(r, "delete", m.OldTuple, nil, "new", record, nil, "")
 	return nil
@@ -471,6 +472,19 @@ func (s *stream) truncateRow(r *relation) error {
 	s.log.Error().Str("table", r.name).Str("commit_lsn", s.txLSN.String()).Msg("TRUNCATE of a synced table recorded as a failed write-log entry")
 	s.appendRow(r, "delete", nil, nil, "failed", nil, nil, msg)
 	return nil
+}
+
+// warnIdentity logs, once per table and session, that changes arrive without
+// the old row (no REPLICA IDENTITY FULL): such update rows carry every
+// column in values and no record.
+func (s *stream) warnIdentity(r *relation) {
+	if s.warned == nil {
+		s.warned = map[uint32]bool{}
+	}
+	if !s.warned[r.id] {
+		s.warned[r.id] = true
+		s.log.Warn().Str("table", r.name).Msg("changes arrive without the old row: the table lacks REPLICA IDENTITY FULL (run ALTER TABLE ... REPLICA IDENTITY FULL); updates carry every column and no record")
+	}
 }
 
 func keepRecord(r *relation) func(int, *pglogrepl.TupleDataColumn) bool {

@@ -78,6 +78,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// maxURILength is Salesforce's REST URI limit (16,384 bytes): a longer GET
+// (a huge SOQL IN list) is refused with 414.
+const maxURILength = 16384
+
 var versionRE = regexp.MustCompile(`^/services/data/v(\d+\.\d+|\d+)(/.*)?$`)
 
 // route names the endpoint key of a request and whether it writes.
@@ -183,6 +187,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if fail > 0 {
 		writeFault(sw, fail)
+		return
+	}
+	if len(r.URL.RequestURI()) > maxURILength {
+		sw.Header().Set("Content-Type", "text/html")
+		sw.WriteHeader(http.StatusRequestURITooLong)
+		_, _ = sw.Write([]byte("<html><body>414 Request-URI Too Long</body></html>"))
 		return
 	}
 	if dropAfter {

@@ -1040,3 +1040,12 @@ func TestRelationshipFields(t *testing.T) {
 		t.Errorf("bad parent field: %d %s", r.status, r.body)
 	}
 }
+
+func TestURITooLong(t *testing.T) {
+	_, c := start(t, Options{RandSeed: 1})
+	ids := strings.Repeat("'003000000000000AAA',", 1000)
+	r := c.query("SELECT Id FROM Contact WHERE Id IN (" + strings.TrimSuffix(ids, ",") + ")")
+	if r.status != http.StatusRequestURITooLong {
+		t.Errorf("status %d", r.status)
+	}
+}

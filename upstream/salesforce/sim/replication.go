@@ -5,6 +5,9 @@ import (
 	"time"
 )
 
+// maxUpdatedIDs is the most ids getUpdated answers (as Salesforce).
+const maxUpdatedIDs = 600000
+
 // Windows of the replication API (getUpdated / getDeleted).
 const (
 	updatedWindow = 30 * 24 * time.Hour
@@ -69,6 +72,10 @@ func (s *Server) handleUpdated(w http.ResponseWriter, r *http.Request, name stri
 		if rec.stamp >= lo && rec.stamp < hi && !rec.deleted {
 			ids = append(ids, rec.id)
 		}
+	}
+	if len(ids) > maxUpdatedIDs {
+		writeError(w, http.StatusBadRequest, "EXCEEDED_ID_LIMIT", "too many ids: more than %d records changed in the range; use a smaller range", maxUpdatedIDs)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ids": ids, "latestDateCovered": fmtTime(latest)})
 }

@@ -347,7 +347,8 @@ type fakeProvider struct {
 	locks       map[string]int // record id → per-record UNABLE_TO_LOCK_ROW answers left
 	authErr     bool
 	quotaErr    bool
-	hook        func(op upstream.Op, n int) // called before applying (under no lock)
+	hook        func(op upstream.Op, n int)                 // called before applying (under no lock)
+	after       func(op upstream.Op, res []upstream.Result) // called after applying (under no lock)
 }
 
 func newFake() *fakeProvider {
@@ -440,6 +441,11 @@ func (f *fakeProvider) Write(ctx context.Context, object string, op upstream.Op,
 	if f.unknownNext > 0 {
 		f.unknownNext--
 		return nil, &upstream.Error{Class: upstream.Transient, Code: upstream.CodeUnknownOutcome, Message: "connection dropped after sending"}
+	}
+	if f.after != nil {
+		f.mu.Unlock()
+		f.after(op, out)
+		f.mu.Lock()
 	}
 	return out, nil
 }

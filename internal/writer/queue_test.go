@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tether-sync/tether/internal/health"
 	"github.com/tether-sync/tether/upstream"
 )
@@ -397,6 +399,50 @@ func TestRequeue(t *testing.T) {
 		t.Errorf("requeued insert: %+v", l)
 	}
 	if r, _ := f.get("Contact", id); r["LastName"] != "Fixed" || r["FirstName"] != "Nolast" {
+		t.Errorf("record %v", r)
+	}
+}
+
+// The fetcher brought a created record in as its own row before the id
+// reached the application's row: the two become one row, with the
+// provider's values except where the application changed the row since.
+func TestFetchedDuplicateIsMerged(t *testing.T) {
+	e := newEnv(t, contactObject())
+	f := newFake()
+	row, li := e.insert("contact", map[string]any{"LastName": "Dup", "FirstName": "Old"})
+	var lu int64
+	f.after = func(op upstream.Op, res []upstream.Result) {
+		if op != upstream.OpCreate || lu != 0 {
+			return
+		}
+		// the application changes the row while the create is in flight ...
+		lu = e.update("contact", row, map[string]any{"FirstName": "Local"})
+		// ... and the fetcher inserts the new record as a row of its own
+		if err := e.guard.Tx(e.ctx, func(tx pgx.Tx) error {
+			_, err := tx.Exec(e.ctx, `INSERT INTO `+e.q("contact")+` (id, last_name, first_name, name, _sync_updated_at)
+				VALUES ($1, 'Dup', 'Old', 'Old Dup', now())`, res[0].ID)
+			return err
+		}); err != nil {
+			t.Error(err)
+		}
+	}
+	e.startWriter(Config{Provider: f})
+	e.waitDone(10 * time.Second)
+	var n int
+	var rid int64
+	var name, first string
+	if err := e.pool.QueryRow(e.ctx, `SELECT count(*) OVER (), _sync_row_id, name, first_name FROM `+e.q("contact")+` WHERE last_name = 'Dup'`).
+		Scan(&n, &rid, &name, &first); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || rid != row || name != "Old Dup" || first != "Local" {
+		t.Errorf("rows %d, row %d (want %d), name %q, first_name %q", n, rid, row, name, first)
+	}
+	id := e.rowID("contact", row)
+	if l := e.logEntry(li); l.State != "succeeded" || l.APIID != id {
+		t.Errorf("insert %+v", l)
+	}
+	if r, _ := f.get("Contact", id); r["FirstName"] != "Local" {
 		t.Errorf("record %v", r)
 	}
 }

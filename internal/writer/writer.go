@@ -1023,15 +1023,8 @@ func (w *Writer) finalize(ctx context.Context, preps []*prepared) error {
 	}
 	apply := func(tx pgx.Tx) error {
 		for t, iw := range idWrites {
-			// A fetch may already have brought the new record in as a row of its
-			// own: the application's row is the record, drop the duplicate.
-			if _, err := tx.Exec(ctx, `DELETE FROM `+t.QualifiedName()+` AS t USING unnest($1::bigint[], $2::text[]) AS v(rid, id)
-				WHERE t.id = v.id AND t._sync_row_id <> v.rid`, iw.rowIDs, iw.ids); err != nil {
-				return fmt.Errorf("drop fetched duplicates in %s: %w", t.Name, err)
-			}
-			if _, err := tx.Exec(ctx, `UPDATE `+t.QualifiedName()+` AS t SET id = v.id FROM unnest($1::bigint[], $2::text[]) AS v(rid, id)
-				WHERE t._sync_row_id = v.rid AND t.id IS DISTINCT FROM v.id`, iw.rowIDs, iw.ids); err != nil {
-				return fmt.Errorf("write created ids into %s: %w", t.Name, err)
+			if err := w.writeIDs(ctx, tx, t, iw.rowIDs, iw.ids, ids); err != nil {
+				return err
 			}
 		}
 		tag, err := tx.Exec(ctx, `UPDATE `+w.logTable+` AS l SET state = v.state,

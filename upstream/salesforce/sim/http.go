@@ -269,15 +269,15 @@ func (s *Server) serveAPI(w *statusWriter, r *http.Request, key, ver, rest strin
 	}
 	// daily limit
 	s.cmu.Lock()
-	if s.dailyUsed >= s.dailyMax {
-		used, max := s.dailyUsed, s.dailyMax
+	if used := s.usedLocked(); used >= s.dailyMax {
+		max := s.dailyMax
 		s.cmu.Unlock()
 		w.Header().Set("Sforce-Limit-Info", fmt.Sprintf("api-usage=%d/%d", used, max))
 		writeError(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 		return
 	}
-	s.dailyUsed++
-	w.Header().Set("Sforce-Limit-Info", fmt.Sprintf("api-usage=%d/%d", s.dailyUsed, s.dailyMax))
+	s.countUsageLocked()
+	w.Header().Set("Sforce-Limit-Info", fmt.Sprintf("api-usage=%d/%d", s.usedLocked(), s.dailyMax))
 	s.cmu.Unlock()
 
 	parts := strings.Split(strings.TrimPrefix(rest, "/"), "/")
@@ -451,7 +451,7 @@ func (s *Server) handleResources(w http.ResponseWriter, ver string) {
 
 func (s *Server) handleLimits(w http.ResponseWriter) {
 	s.cmu.Lock()
-	used, limit := s.dailyUsed, s.dailyMax
+	used, limit := s.usedLocked(), s.dailyMax
 	s.cmu.Unlock()
 	lim := func(m, rem int) map[string]int { return map[string]int{"Max": m, "Remaining": rem} }
 	writeJSON(w, http.StatusOK, map[string]any{

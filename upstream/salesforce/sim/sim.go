@@ -110,7 +110,7 @@ type Server struct {
 	refreshToken string
 	revoked      bool
 	dailyMax     int
-	dailyUsed    int
+	usage        map[int64]int // API requests by hour (simulator clock): a rolling 24-hour window
 	failStatus   int
 	failN        int
 	delay        time.Duration
@@ -159,6 +159,7 @@ func New(opts Options) *Server {
 		tokens:   map[string]time.Time{},
 		locks:    map[string]int{},
 		counts:   map[string]int{},
+		usage:    map[int64]int{},
 		dailyMax: opts.DailyLimit,
 	}
 	if !opts.Now.IsZero() {
@@ -363,18 +364,38 @@ func (s *Server) SetDailyLimit(max int) {
 	s.dailyMax = max
 }
 
-// SetDailyUsed sets how many API requests the org has used today.
+// SetDailyUsed sets how many API requests the org has used in the last 24
+// hours (counted from now: they age out as the clock moves on a day).
 func (s *Server) SetDailyUsed(n int) {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
-	s.dailyUsed = n
+	s.usage = map[int64]int{s.nowLocked().Unix() / 3600: n}
+}
+
+// usedLocked sums the requests of the last 24 hours; caller holds cmu.
+func (s *Server) usedLocked() int {
+	h := s.nowLocked().Unix() / 3600
+	n := 0
+	for k, v := range s.usage {
+		if k > h-24 {
+			n += v
+		} else {
+			delete(s.usage, k)
+		}
+	}
+	return n
+}
+
+// countUsageLocked records one API request; caller holds cmu.
+func (s *Server) countUsageLocked() {
+	s.usage[s.nowLocked().Unix()/3600]++
 }
 
 // Usage returns the daily API requests used and the maximum.
 func (s *Server) Usage() (used, max int) {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
-	return s.dailyUsed, s.dailyMax
+	return s.usedLocked(), s.dailyMax
 }
 
 // Requests returns request counts by endpoint key ("query", "composite:POST", ...).

@@ -759,6 +759,13 @@ func TestFaultsAndLimits(t *testing.T) {
 	if r.status != 403 || !strings.Contains(string(r.body), `"errorCode":"REQUEST_LIMIT_EXCEEDED"`) || !strings.Contains(string(r.body), "TotalRequests Limit exceeded.") {
 		t.Errorf("limit: %d %s", r.status, r.body)
 	}
+	// the window rolls: a day later the requests have aged out
+	s.Advance(25 * time.Hour)
+	if r := c.do("GET", "/services/data/v62.0/limits", nil); r.status != 200 || r.header.Get("Sforce-Limit-Info") != "api-usage=1/50" {
+		t.Errorf("a day later: %d %q", r.status, r.header.Get("Sforce-Limit-Info"))
+	}
+	s.SetDailyUsed(50)
+	c.do("GET", "/services/data/v62.0/limits", nil)
 	log := s.RequestLog()
 	if len(log) == 0 || log[len(log)-1].Status != 403 || log[len(log)-1].Key != "limits" {
 		t.Errorf("log tail %+v", log[len(log)-1])

@@ -77,3 +77,33 @@ func TestCaptureEcho(t *testing.T) {
 		})
 	}
 }
+
+// TestCaptureLateMarker: a marker that arrives after some of its
+// transaction's rows were already handed to the log writer (a large
+// transaction written in chunks) still drops the whole transaction, and
+// the transactions around it are captured whole.
+func TestCaptureLateMarker(t *testing.T) {
+	d := newTestDB(t)
+	d.startCapture(t, func(cc *CaptureConfig, c *Capture) { c.cfg.ChunkRows = 5 })
+	ctx := context.Background()
+	d.exec(t, `INSERT INTO salesforce.account (n) SELECT g FROM generate_series(1, 12) g`)
+	must(t, pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO salesforce.account (n) SELECT -g FROM generate_series(1, 23) g`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `SELECT pg_logical_emit_message(true, 'tether', 'echo')`)
+		return err
+	}))
+	d.exec(t, `INSERT INTO salesforce.account (n) SELECT g FROM generate_series(13, 20) g`)
+	d.waitLog(t, 20, 20*time.Second)
+	d.settle(t)
+	got := d.readLog(t)
+	if len(got) != 20 {
+		t.Fatalf("log holds %d rows, want 20", len(got))
+	}
+	for i, r := range got {
+		if n := jsonOf(r.Values["n"]); n != fmt.Sprint(i+1) {
+			t.Errorf("row %d: n %s", i, n)
+		}
+	}
+}

@@ -2,11 +2,14 @@ package fetcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/tether-sync/tether/upstream"
 )
 
@@ -33,15 +36,18 @@ type applyResult struct {
 // touch=false skips rows whose values are all unchanged, so re-reading an
 // overlap window rewrites nothing; touch=true (backfill, resync) stamps every
 // row it sees with _sync_updated_at = now(), which the resync sweep relies on.
-func upsertRecords(ctx context.Context, tx pgx.Tx, t *table, recs []upstream.Record, touch bool) (applyResult, error) {
-	var res applyResult
-	if len(recs) == 0 {
+func upsertRecords(ctx context.Context, tx pgx.Tx, t *table, recs []upstream.Record, touch bool) (res applyResult, err error) {
+	page := newPageRows(t, recs)
+	defer func() { res.Warnings = append(page.skipped, page.warns...) }()
+	if len(page.recs) == 0 {
 		return res, nil
 	}
-	rows, warns := convertRecords(t, recs)
-	res.Warnings = warns
-	if len(rows) == 0 {
-		return res, nil
+	ok, err := copyNew(ctx, tx, page)
+	if err != nil || ok {
+		if ok {
+			res.Inserted = int64(len(page.recs))
+		}
+		return res, err
 	}
 	stage := pgx.Identifier{stageName}.Sanitize()
 	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+stage); err != nil {
@@ -51,15 +57,15 @@ func upsertRecords(ctx context.Context, tx pgx.Tx, t *table, recs []upstream.Rec
 		t.quotedList("")+" FROM "+t.qualified()+" WITH NO DATA"); err != nil {
 		return res, fmt.Errorf("create stage for %s: %w", t.Name, err)
 	}
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{stageName}, t.colNames(), pgx.CopyFromRows(rows))
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{stageName}, t.colNames(), page.source())
 	if err != nil {
-		return res, fmt.Errorf("copy %d records into stage for %s: %w", len(rows), t.Name, err)
+		return res, fmt.Errorf("copy %d records into stage for %s: %w", len(page.recs), t.Name, err)
 	}
-	if n != int64(len(rows)) {
-		return res, fmt.Errorf("copy into stage for %s: wrote %d rows, meant %d", t.Name, n, len(rows))
+	if n != int64(len(page.recs)) {
+		return res, fmt.Errorf("copy into stage for %s: wrote %d rows, meant %d", t.Name, n, len(page.recs))
 	}
 	if err := tx.QueryRow(ctx, mergeSQL(t, touch), t.Name).Scan(&res.Updated, &res.Inserted); err != nil {
-		return res, fmt.Errorf("merge %d records into %s: %w", len(rows), t.Name, err)
+		return res, fmt.Errorf("merge %d records into %s: %w", len(page.recs), t.Name, err)
 	}
 	if _, err := tx.Exec(ctx, "DROP TABLE "+stage); err != nil {
 		return res, fmt.Errorf("drop stage for %s: %w", t.Name, err)
@@ -67,46 +73,126 @@ func upsertRecords(ctx context.Context, tx pgx.Tx, t *table, recs []upstream.Rec
 	return res, nil
 }
 
-// convertRecords turns provider records into rows in Cols order, one per id
-// (the last one wins should a page repeat an id). A value that cannot be
-// converted is written as NULL and reported.
-func convertRecords(t *table, recs []upstream.Record) ([][]any, []string) {
-	var warns []string
+// pageRows is one page's records, one per id (the last one wins should a
+// page repeat an id), converted to column values lazily while COPY streams
+// them, so that conversion overlaps with PostgreSQL's work.
+type pageRows struct {
+	t       *table
+	recs    []upstream.Record
+	ids     []string
+	skipped []string // records without an id
+	warns   []string // values that could not be converted (written as NULL)
+}
+
+func newPageRows(t *table, recs []upstream.Record) *pageRows {
+	p := &pageRows{t: t, recs: make([]upstream.Record, 0, len(recs)), ids: make([]string, 0, len(recs))}
 	pos := make(map[string]int, len(recs))
-	rows := make([][]any, 0, len(recs))
 	for _, rec := range recs {
 		id := rec.ID()
 		if id == "" {
-			warns = append(warns, "a record without an id was skipped")
+			p.skipped = append(p.skipped, "a record without an id was skipped")
 			continue
 		}
-		row := make([]any, len(t.Cols))
-		for i, c := range t.Cols {
-			v, ok := rec[c.Field]
-			if !ok || v == nil {
+		if i, ok := pos[id]; ok {
+			p.recs[i] = rec
+			continue
+		}
+		pos[id] = len(p.recs)
+		p.recs = append(p.recs, rec)
+		p.ids = append(p.ids, id)
+	}
+	return p
+}
+
+// source streams the rows in Cols order, followed by extra values.
+func (p *pageRows) source(extra ...any) pgx.CopyFromSource {
+	p.warns = p.warns[:0]
+	i := 0
+	return pgx.CopyFromFunc(func() ([]any, error) {
+		if i >= len(p.recs) {
+			return nil, nil
+		}
+		row := p.row(p.recs[i], p.ids[i], len(extra))
+		copy(row[len(p.t.Cols):], extra)
+		i++
+		return row, nil
+	})
+}
+
+// row converts one record; a value that cannot be converted becomes NULL
+// and a warning (at most 20 per page).
+func (p *pageRows) row(rec upstream.Record, id string, extra int) []any {
+	row := make([]any, len(p.t.Cols)+extra)
+	for i, c := range p.t.Cols {
+		v, ok := rec[c.Field]
+		if !ok || v == nil {
+			continue
+		}
+		if c.Conv != nil {
+			cv, err := c.Conv(v)
+			if err != nil {
+				if len(p.warns) < 20 {
+					p.warns = append(p.warns, fmt.Sprintf("record %s field %s: %v", id, c.Field, err))
+				}
 				continue
 			}
-			if c.Conv != nil {
-				cv, err := c.Conv(v)
-				if err != nil {
-					if len(warns) < 20 {
-						warns = append(warns, fmt.Sprintf("record %s field %s: %v", id, c.Field, err))
-					}
-					continue
-				}
-				v = cv
-			}
-			row[i] = v
+			v = cv
 		}
-		row[t.idCol] = id
-		if p, ok := pos[id]; ok {
-			rows[p] = row
-			continue
-		}
-		pos[id] = len(rows)
-		rows = append(rows, row)
+		row[i] = v
 	}
-	return rows, warns
+	row[p.t.idCol] = id
+	return row
+}
+
+// convertRecords converts a page eagerly (for tests and benchmarks).
+func convertRecords(t *table, recs []upstream.Record) ([][]any, []string) {
+	p := newPageRows(t, recs)
+	rows := make([][]any, len(p.recs))
+	for i, rec := range p.recs {
+		rows[i] = p.row(rec, p.ids[i], 0)
+	}
+	return rows, append(p.skipped, p.warns...)
+}
+
+// copyNew is the fast path of a page whose records are all new: no row has
+// their ids and no open log entry names them (so guarantee 3 has nothing to
+// protect). Then the rows are COPYed straight into the table. It reports
+// false, having changed nothing, when the page needs the merge; a row
+// inserted concurrently with one of the ids also sends the page to the merge.
+func copyNew(ctx context.Context, tx pgx.Tx, page *pageRows) (bool, error) {
+	t := page.t
+	var known bool
+	var now time.Time
+	// A join on the id index; `id = ANY($1)` tends to be planned as a scan
+	// of the whole table.
+	err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM unnest($1::text[]) AS u(id) JOIN `+t.qualified()+` t ON t.id = u.id) > 0
+		OR (SELECT count(*) FROM `+t.sys("_sync_write_log")+` WHERE table_name = $2 AND state IN ('new', 'pending')
+		    AND (api_id = ANY($1) OR record->>'id' = ANY($1))) > 0, now()`, page.ids, t.Name).Scan(&known, &now)
+	if err != nil {
+		return false, fmt.Errorf("check for known ids in %s: %w", t.Name, err)
+	}
+	if known {
+		return false, nil
+	}
+	sp, err := tx.Begin(ctx) // a savepoint: a concurrent insert of one id must not abort the page
+	if err != nil {
+		return false, err
+	}
+	cols := append(t.colNames(), "_sync_updated_at")
+	n, err := sp.CopyFrom(ctx, pgx.Identifier{t.Schema, t.Name}, cols, page.source(now))
+	if err != nil {
+		_ = sp.Rollback(ctx)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
+			return false, nil
+		}
+		return false, fmt.Errorf("copy %d new records into %s: %w", len(page.recs), t.Name, err)
+	}
+	if n != int64(len(page.recs)) {
+		_ = sp.Rollback(ctx)
+		return false, fmt.Errorf("copy into %s: wrote %d rows, meant %d", t.Name, n, len(page.recs))
+	}
+	return true, sp.Commit(ctx)
 }
 
 // protectedSQL selects, for the staged ids, the columns that open local

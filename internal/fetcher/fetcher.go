@@ -69,6 +69,10 @@ type Config struct {
 	// 0: one second; negative: no overlap.
 	Overlap time.Duration
 
+	// NoReadAhead turns off reading a table's next backfill page while the
+	// current one is applied (it never adds requests, only overlaps them).
+	NoReadAhead bool
+
 	// Now is the provider's clock, used as the end of deleted-records reads
 	// (providers report a delete only once its minute has passed on their
 	// clock); nil: time.Now. Tests pass the simulator's clock.
@@ -104,6 +108,41 @@ type tableRun struct {
 	lastOK       time.Time
 	lastHealth   health.Status
 	lastHealthAt time.Time
+
+	// A backfill page read ahead while the previous one is applied.
+	ahead      chan readResult
+	aheadToken string
+}
+
+type readResult struct {
+	page *upstream.Page
+	err  error
+}
+
+// readAhead starts reading the page of token in the background.
+func (r *tableRun) readAhead(ctx context.Context, p upstream.Provider, token string) {
+	ch := make(chan readResult, 1)
+	r.ahead, r.aheadToken = ch, token
+	object := r.t.Object
+	go func() {
+		page, err := p.ReadNext(ctx, object, token)
+		ch <- readResult{page, err}
+	}()
+}
+
+// readNext returns the page of token, from the read-ahead if it has it.
+func (r *tableRun) readNext(ctx context.Context, p upstream.Provider, token string) (*upstream.Page, error) {
+	ch, ok := r.ahead, r.aheadToken == token
+	r.ahead, r.aheadToken = nil, ""
+	if ch == nil || !ok {
+		return p.ReadNext(ctx, r.t.Object, token)
+	}
+	select {
+	case res := <-ch:
+		return res.page, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // New returns a Fetcher; call Prepare (or Run, which prepares) next.
@@ -216,7 +255,7 @@ func (f *Fetcher) turnAndReport(ctx context.Context, r *tableRun) {
 		return
 	}
 	r.failures++
-	r.next = ""
+	r.next, r.ahead = "", nil
 	r.exact = true
 	log := f.log.With().Str("table", r.t.Name).Int("failures", r.failures).Logger()
 	var uerr *upstream.Error
@@ -310,8 +349,9 @@ func (f *Fetcher) backfillTurn(ctx context.Context, r *tableRun, st tableState) 
 	}
 	var page *upstream.Page
 	var err error
+	readStart := time.Now()
 	if r.next != "" {
-		page, err = f.cfg.Provider.ReadNext(ctx, t.Object, r.next)
+		page, err = r.readNext(ctx, f.cfg.Provider, r.next)
 		if err != nil && upstream.ClassOf(err) == upstream.Permanent {
 			// The provider's cursor may have expired: start again from the
 			// last committed page.
@@ -330,6 +370,7 @@ func (f *Fetcher) backfillTurn(ctx context.Context, r *tableRun, st tableState) 
 	last := page.Next == ""
 	var res applyResult
 	var swept int64
+	applyStart := time.Now()
 	err = f.cfg.Guard.Tx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if res, err = upsertRecords(ctx, tx, t, page.Records, true); err != nil {
@@ -359,6 +400,11 @@ func (f *Fetcher) backfillTurn(ctx context.Context, r *tableRun, st tableState) 
 		return "", err
 	}
 	r.next = page.Next
+	if r.next != "" && !f.cfg.NoReadAhead {
+		r.readAhead(ctx, f.cfg.Provider, r.next)
+	}
+	f.log.Debug().Str("table", t.Name).Int("records", len(page.Records)).Dur("read", applyStart.Sub(readStart)).
+		Dur("apply", time.Since(applyStart)).Msg("backfill page applied")
 	f.warn(t, res.Warnings)
 	f.cfg.Metrics.Fetched(t.Name, len(page.Records), 0)
 	f.cfg.Metrics.Backfill(t.Name, st.Done, st.Total)

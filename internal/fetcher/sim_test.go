@@ -76,7 +76,11 @@ func (e *simEnv) fetcher(p upstream.Provider, objects ...string) *Fetcher {
 // testLogger shows warnings when the tests run with -v.
 func testLogger() zerolog.Logger {
 	if testing.Verbose() {
-		return zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+		lvl := zerolog.WarnLevel
+		if os.Getenv("TETHER_DEBUG") != "" {
+			lvl = zerolog.DebugLevel
+		}
+		return zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(lvl).With().Timestamp().Logger()
 	}
 	return zerolog.Nop()
 }

@@ -215,6 +215,24 @@ func TestPreflight(t *testing.T) {
 	stop()
 }
 
+// TestPreflightBeforeSetup: on an empty database preflight says to run setup.
+func TestPreflightBeforeSetup(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	pool, err := pgxpool.New(context.Background(), dsn)
+	must(t, err)
+	defer pool.Close()
+	err = Preflight(context.Background(), pool, Config{})
+	var pe *PreflightError
+	if !errors.As(err, &pe) {
+		t.Fatalf("preflight: %v", err)
+	}
+	for _, want := range []string{`"salesforce"."_sync_write_log" does not exist`, `slot "tether" does not exist`, `publication "tether" does not exist`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("preflight lacks %q: %v", want, err)
+		}
+	}
+}
+
 func TestCheckWALLevel(t *testing.T) {
 	if err := checkWALLevel("logical"); err != nil {
 		t.Error(err)

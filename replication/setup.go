@@ -254,6 +254,7 @@ func Preflight(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 	if !super && !repl {
 		problems = append(problems, fmt.Errorf("role %q may not stream changes: run ALTER ROLE %s WITH REPLICATION as a superuser", role, pgx.Identifier{role}.Sanitize()))
 	}
+	missingTables := false
 	for _, p := range []struct{ table, privs string }{
 		{"_sync_write_log", "INSERT"},
 		{"_sync_capture_checkpoint", "SELECT,INSERT,UPDATE"},
@@ -266,6 +267,7 @@ func Preflight(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 		}
 		switch {
 		case ok == nil:
+			missingTables = true
 			problems = append(problems, fmt.Errorf("table %s does not exist: run `tether setup`", cfg.qualified(p.table)))
 		case !*ok:
 			problems = append(problems, fmt.Errorf("role %q lacks %s on %s: GRANT %s ON %s TO %s", role, p.privs, cfg.qualified(p.table), p.privs, cfg.qualified(p.table), pgx.Identifier{role}.Sanitize()))
@@ -313,7 +315,7 @@ func Preflight(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 		problems = append(problems, fmt.Errorf("publication %q does not exist: run `tether setup`", cfg.Publication))
 	}
 
-	if pubExists && !hasTable(problems) {
+	if pubExists && !missingTables {
 		rows, err := pool.Query(ctx, `SELECT t.table_name FROM `+cfg.qualified("_sync_tables")+` t
 			WHERE to_regclass(format('%I.%I', $1::text, t.table_name)) IS NOT NULL
 			  AND NOT EXISTS (SELECT 1 FROM pg_publication_tables p
@@ -330,7 +332,7 @@ func Preflight(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 			problems = append(problems, fmt.Errorf("synced table %s is not in publication %q, so its changes would not be captured: run `tether setup`", cfg.qualified(m), cfg.Publication))
 		}
 	}
-	if !hasTable(problems) {
+	if !missingTables {
 		rows, err := pool.Query(ctx, `SELECT t.table_name, c.relreplident::text
 			FROM `+cfg.qualified("_sync_tables")+` t
 			JOIN pg_class c ON c.oid = to_regclass(format('%I.%I', $1::text, t.table_name))
@@ -353,15 +355,6 @@ func Preflight(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 		return &PreflightError{Problems: problems}
 	}
 	return nil
-}
-
-func hasTable(problems []error) bool {
-	for _, p := range problems {
-		if strings.Contains(p.Error(), "_sync_tables") && strings.Contains(p.Error(), "does not exist") {
-			return true
-		}
-	}
-	return false
 }
 
 func checkWALLevel(level string) error {

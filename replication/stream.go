@@ -56,7 +56,6 @@ type stream struct {
 	skip     bool
 	txLSN    pglogrepl.LSN
 	txTime   time.Time
-	txXid    uint32
 	seq      int32
 	txStart  int  // offset in buf of the current transaction's unsent rows
 	txRows   int  // unsent rows of the current transaction
@@ -218,7 +217,7 @@ func (s *stream) handle(ctx context.Context, m pglogrepl.Message) error {
 		s.rels[m.RelationID] = newRelation(m)
 	case *pglogrepl.BeginMessage:
 		s.inTx, s.skip = true, false
-		s.txLSN, s.txTime, s.txXid = m.FinalLSN, m.CommitTime, m.Xid
+		s.txLSN, s.txTime = m.FinalLSN, m.CommitTime
 		s.seq, s.txStart, s.txRows, s.txOpen, s.txChunks = 0, len(s.buf), 0, false, 0
 		if s.checkpoint != 0 && m.FinalLSN < s.checkpoint {
 			// Seen before a crash or reconnect; its rows are in the log already.
@@ -451,8 +450,7 @@ func (s *stream) updateRow(r *relation, m *pglogrepl.UpdateMessage) error {
 	} else {
 		s.warnIdentity(r)
 	}
-	src := m.NewTuple
-	s.appendRow(r, "update", src, old, "new", record, values, "")
+	s.appendRow(r, "update", m.NewTuple, old, "new", record, values, "")
 	return nil
 }
 

@@ -27,7 +27,7 @@ const testSchema = "salesforce"
 // env is one test's database: system tables, synced tables, an echo guard,
 // and an "application" that changes rows and logs them as capture would.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	dsn    string
 	pool   *pgxpool.Pool
@@ -36,7 +36,7 @@ type env struct {
 	seq    atomic.Int64
 }
 
-func newEnv(t *testing.T, objects ...*upstream.Object) *env {
+func newEnv(t testing.TB, objects ...*upstream.Object) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)

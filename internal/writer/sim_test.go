@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tether-sync/tether/internal/fetcher"
+	"github.com/tether-sync/tether/internal/health"
 	"github.com/tether-sync/tether/internal/ratelimit"
 	"github.com/tether-sync/tether/replication"
 	"github.com/tether-sync/tether/upstream/salesforce"
@@ -46,7 +47,7 @@ var invoiceObject = sim.CustomObject{Name: "Invoice__c", Label: "Invoice", Field
 	{Name: "Summary__c", Type: "string", Formula: "Note__c & '!'"},
 }}
 
-func newSimEnv(t *testing.T, o simOptions) *simEnv {
+func newSimEnv(t testing.TB, o simOptions) *simEnv {
 	t.Helper()
 	e := newEnv(t)
 	srv := sim.New(sim.Options{RandSeed: 1})
@@ -58,12 +59,15 @@ func newSimEnv(t *testing.T, o simOptions) *simEnv {
 		t.Fatal(err)
 	}
 	creds := srv.Credentials()
+	if o.limit.DailyRecheck == 0 {
+		o.limit.DailyRecheck = 200 * time.Millisecond
+	}
 	lim := ratelimit.New(o.limit)
 	quiet := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
 	c, err := salesforce.New(e.ctx, salesforce.Config{LoginURL: creds.LoginURL, ClientID: creds.ClientID,
 		ClientSecret: creds.ClientSecret, RefreshToken: creds.RefreshToken, Limiter: lim, Logger: quiet,
 		RetryInitial: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, RetryMaxElapsed: 3 * time.Second,
-		RequestTimeout: 10 * time.Second})
+		RequestTimeout: 10 * time.Second, QuotaBackoff: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,4 +375,59 @@ func TestRestartMidBatchNoDuplicates(t *testing.T) {
 		t.Logf("%s rows adopted (the simulator applied the interrupted request: want 120)", n)
 	}
 	t.Logf("second writer: %+v", w2.Stats())
+}
+
+// A revoked credential and an exhausted daily limit pause the writer
+// (health customer_intervention) without failing any row; it resumes by
+// itself once the cause is gone.
+func TestPauseAndResumeWithSimulator(t *testing.T) {
+	s := newSimEnv(t, simOptions{capture: true})
+	h := health.NewMemory()
+	s.startWriter(Config{Provider: s.client, Health: h, RetryBase: 50 * time.Millisecond, RetryMax: 300 * time.Millisecond})
+	waitHealth := func(want health.Status) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if e, ok := h.Get(health.Writer); ok && e.Status == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				e, _ := h.Get(health.Writer)
+				t.Fatalf("writer health %+v, want %s", e, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// revoked credential
+	s.srv.RevokeRefreshToken()
+	s.srv.ExpireTokens()
+	s.exec(`INSERT INTO salesforce.contact (last_name) VALUES ('DuringRevoke')`)
+	s.waitLogged(1)
+	waitHealth(health.CustomerIntervention)
+	time.Sleep(500 * time.Millisecond)
+	if n := str(s.scalar(`SELECT count(*) FROM salesforce._sync_write_log WHERE state IN ('failed', 'succeeded')`)); n != "0" {
+		t.Fatalf("%s rows finished while the credential was revoked", n)
+	}
+	s.srv.RestoreRefreshToken()
+	s.waitDone(30 * time.Second)
+	waitHealth(health.Healthy)
+
+	// exhausted daily limit
+	used, _ := s.srv.Usage()
+	s.srv.SetDailyLimit(used + 1)
+	s.srv.SetDailyUsed(used + 1)
+	s.exec(`INSERT INTO salesforce.contact (last_name) VALUES ('DuringQuota')`)
+	s.waitLogged(2)
+	waitHealth(health.CustomerIntervention)
+	if n := str(s.scalar(`SELECT count(*) FROM salesforce._sync_write_log WHERE state = 'failed'`)); n != "0" {
+		t.Fatalf("%s rows failed during the quota pause", n)
+	}
+	s.srv.SetDailyLimit(1000000)
+	s.srv.SetDailyUsed(0)
+	s.waitDone(90 * time.Second)
+	waitHealth(health.Healthy)
+	counts := liveBy(s.srv, "Contact", "LastName")
+	if counts["DuringRevoke"] != 1 || counts["DuringQuota"] != 1 {
+		t.Errorf("records: revoke %d, quota %d", counts["DuringRevoke"], counts["DuringQuota"])
+	}
 }

@@ -184,7 +184,10 @@ func (w *Writer) Run(ctx context.Context) error {
 				w.report(ctx, health.TetherIntervention, "write-back cycle failing: "+err.Error())
 			}
 			wait = w.backoff(dbFailures)
-		} else if dbFailures > 0 && ready {
+		} else if ready {
+			if dbFailures > 0 && w.lastHealth == health.TetherIntervention {
+				w.report(ctx, health.Healthy, "")
+			}
 			dbFailures = 0
 		}
 		if wait > 0 {

@@ -94,12 +94,23 @@ func (p *captureProcess) kill() {
 // process is killed with SIGKILL five times at random moments and PostgreSQL
 // is crashed once (pg_ctl stop -m immediate). Afterwards every change is in
 // the log exactly once, in commit order.
+//
+// Under TETHER_CHAOS=1 it runs five rounds, each with its own random kills.
 func TestCaptureCrash(t *testing.T) {
+	rounds := 1
+	if os.Getenv("TETHER_CHAOS") != "" {
+		rounds = 5
+	}
+	for r := 0; r < rounds; r++ {
+		t.Run(fmt.Sprintf("round%d", r+1), func(t *testing.T) { crashRound(t, time.Now().UnixNano()) })
+	}
+}
+
+func crashRound(t *testing.T, seed int64) {
 	const changes = 20000
 	d := newTestDB(t)
 	ctx := context.Background()
 	d.exec(t, `CREATE TABLE public.client_progress (last bigint NOT NULL); INSERT INTO public.client_progress VALUES (0)`)
-	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d", seed)
 	logPath := filepath.Join(t.TempDir(), "capture.log")

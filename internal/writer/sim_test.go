@@ -81,7 +81,12 @@ func newSimEnv(t testing.TB, o simOptions) *simEnv {
 		e.tables[tb.Name] = tb
 	}
 	if o.capture {
-		slot := "tether_" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "_")
+		slot := "tether_" + strings.Map(func(r rune) rune {
+			if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+				return r
+			}
+			return '_'
+		}, strings.ToLower(t.Name()))
 		if len(slot) > 60 {
 			slot = slot[:60]
 		}

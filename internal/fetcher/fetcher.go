@@ -91,6 +91,7 @@ type Fetcher struct {
 	cfg Config
 	log zerolog.Logger
 
+	wg     sync.WaitGroup // reads ahead in flight
 	mu     sync.Mutex
 	runs   []*tableRun // in Objects order
 	missed []string    // objects that could not be prepared yet
@@ -119,12 +120,15 @@ type readResult struct {
 	err  error
 }
 
-// readAhead starts reading the page of token in the background.
-func (r *tableRun) readAhead(ctx context.Context, p upstream.Provider, token string) {
+// readAhead starts reading the page of token in the background; wg lets
+// Run wait for it before returning.
+func (r *tableRun) readAhead(ctx context.Context, wg *sync.WaitGroup, p upstream.Provider, token string) {
 	ch := make(chan readResult, 1)
 	r.ahead, r.aheadToken = ch, token
 	object := r.t.Object
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		page, err := p.ReadNext(ctx, object, token)
 		ch <- readResult{page, err}
 	}()
@@ -179,6 +183,7 @@ func New(cfg Config) *Fetcher {
 // when ctx ends; errors of single tables are reported through Health and
 // retried, never returned.
 func (f *Fetcher) Run(ctx context.Context) error {
+	defer f.wg.Wait()
 	f.mu.Lock()
 	prepared := f.runs != nil || f.missed != nil
 	f.mu.Unlock()
@@ -401,7 +406,7 @@ func (f *Fetcher) backfillTurn(ctx context.Context, r *tableRun, st tableState) 
 	}
 	r.next = page.Next
 	if r.next != "" && !f.cfg.NoReadAhead {
-		r.readAhead(ctx, f.cfg.Provider, r.next)
+		r.readAhead(ctx, &f.wg, f.cfg.Provider, r.next)
 	}
 	f.log.Debug().Str("table", t.Name).Int("records", len(page.Records)).Dur("read", applyStart.Sub(readStart)).
 		Dur("apply", time.Since(applyStart)).Msg("backfill page applied")

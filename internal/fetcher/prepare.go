@@ -3,7 +3,6 @@ package fetcher
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/tether-sync/tether/internal/health"
 	"github.com/tether-sync/tether/schema"
@@ -91,7 +90,7 @@ func (f *Fetcher) prepareOne(ctx context.Context, object string, again bool) (*s
 	}
 	obj, err := f.cfg.Provider.Describe(ctx, object)
 	if err != nil {
-		return nil, fmt.Errorf("describe %s: %w", object, err)
+		return nil, err
 	}
 	if !obj.Queryable {
 		return nil, &upstream.Error{Class: upstream.Permanent, Message: "object " + object + " cannot be queried with this credential"}

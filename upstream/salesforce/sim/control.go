@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"strings"
@@ -28,6 +29,7 @@ import (
 //	POST   /_sim/limits                       {"max":15000,"used":100}
 //	GET    /_sim/requests | DELETE /_sim/requests   counts by endpoint key; reset
 //	GET    /_sim/log                          the request log
+//	GET|POST /_sim/snapshot                   the whole state (Save's JSON; Load reads it)
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/_sim/"), "/")
 	parts := strings.Split(path, "/")
@@ -245,6 +247,15 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Requests())
 	case path == "log":
 		writeJSON(w, http.StatusOK, s.RequestLog())
+	case path == "snapshot":
+		var buf bytes.Buffer
+		if err := s.Save(&buf); err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(buf.Bytes())
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown control endpoint " + r.URL.Path})
 	}

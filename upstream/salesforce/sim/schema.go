@@ -46,6 +46,7 @@ type objectDef struct {
 	Label     string
 	KeyPrefix string
 	Custom    bool
+	spec      *CustomObject  // how a custom object added at run time was declared (for snapshots)
 	raw       map[string]any // describe without fields
 	fields    []*fieldDef
 	byLower   map[string]*fieldDef

@@ -631,6 +631,9 @@ func (s *Server) AddCustomObject(c CustomObject) error {
 	if err != nil {
 		return fmt.Errorf("add custom object: %w", err)
 	}
+	spec := c
+	spec.Fields = append([]CustomField(nil), c.Fields...)
+	o.spec = &spec
 	for _, f := range o.fields {
 		for _, r := range f.ReferenceTo {
 			if f.Name != "OwnerId" && s.object(r) == nil && !strings.HasSuffix(f.Name, "ById") {

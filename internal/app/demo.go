@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -31,7 +32,7 @@ type DemoOptions struct {
 
 // Demo runs an embedded PostgreSQL (kept under opts.Dir so a second run
 // resumes), the Salesforce simulator and tether, and prints how to try it.
-func Demo(ctx context.Context, opts DemoOptions) error {
+func Demo(ctx context.Context, opts DemoOptions) (retErr error) {
 	if opts.Dir == "" {
 		opts.Dir = ".tether/demo"
 	}
@@ -63,12 +64,25 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 	}
 	dsn := cluster.DSN("demo")
 
-	srv := startSim(opts.Seed)
+	snapPath := filepath.Join(dir, simSnapshotFile)
+	srv, simResumed, err := openSim(snapPath, opts.Seed)
+	if err != nil {
+		return err
+	}
 	simAddr := freeAddr(opts.SimAddr, "127.0.0.1:8787")
 	if _, err := srv.Start(simAddr); err != nil {
 		return fmt.Errorf("simulator on %s: %w", simAddr, err)
 	}
-	defer srv.Close()
+	defer func() {
+		_ = srv.Close()
+		fmt.Fprintf(out, "saving the simulator's state to %s ...\n", snapPath)
+		if err := saveSim(srv, snapPath); err != nil {
+			fmt.Fprintf(out, "could not save the simulator: %v\n", err)
+			if retErr == nil {
+				retErr = err
+			}
+		}
+	}()
 	creds := srv.Credentials()
 
 	cfg := config.Default()
@@ -95,15 +109,22 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 			break
 		}
 	}
-	state := "seeded with"
+	dbState := "new database"
 	if resumed {
-		state = "database resumed; simulator seeded again with"
+		dbState = "database resumed"
+	}
+	simState := fmt.Sprintf("seeded with %d records per object", opts.Seed)
+	switch {
+	case simResumed:
+		simState = "resumed from " + snapPath
+	case resumed:
+		simState = fmt.Sprintf("no saved state: seeded again with %d records per object", opts.Seed)
 	}
 	fmt.Fprintf(out, `
 tether demo is running.
 
-  PostgreSQL   %[1]s
-  Salesforce   simulator at %[2]s (%[3]s %[4]d records per object)
+  PostgreSQL   %[1]s (%[4]s)
+  Salesforce   simulator at %[2]s (%[3]s)
   tether       http://%[5]s/health   http://%[5]s/metrics   http://%[5]s/status
 
 Try it (in another terminal):
@@ -126,7 +147,7 @@ The record as Salesforce (the simulator) holds it:
 Status:  TETHER_DATABASE_URL='%[1]s' ./bin/tether status
 Stop with Ctrl-C; the next 'make demo' resumes from %[8]s.
 
-`, dsn, creds.InstanceURL, state, opts.Seed, cfg.HTTPAddr, contactID, creds.AccessToken, dir)
+`, dsn, creds.InstanceURL, simState, dbState, cfg.HTTPAddr, contactID, creds.AccessToken, dir)
 
 	return env.Run(ctx, RunOptions{Ready: func() {
 		if opts.Ready != nil {
@@ -169,8 +190,50 @@ func freeAddr(want, def string) string {
 	return l.Addr().String()
 }
 
-// startSim starts the simulator with deterministic sample data (the same ids
-// on every run, so a resumed demo database still matches it).
-func startSim(seed int) *sim.Server {
-	return sim.New(sim.Options{Seed: seed, RandSeed: 1})
+// simSnapshotFile is the simulator's saved state in the demo directory.
+const simSnapshotFile = "salesforce.json"
+
+// openSim builds the simulator: from the state saved by the previous run
+// (same records, ids, deletions and credentials) when path exists, else with
+// deterministic sample data.
+func openSim(path string, seed int) (*sim.Server, bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return sim.New(sim.Options{Seed: seed, RandSeed: 1}), false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("open simulator state: %w", err)
+	}
+	defer f.Close()
+	srv := sim.New(sim.Options{RandSeed: 1})
+	if err := srv.Load(f); err != nil {
+		return nil, false, fmt.Errorf("load simulator state %s (move it away to start the simulator afresh): %w", path, err)
+	}
+	return srv, true, nil
+}
+
+// saveSim writes the simulator's state to path atomically (a temporary file
+// in the same directory, then a rename). The file holds the demo's client
+// secret and refresh token, so only the owner may read it.
+func saveSim(srv *sim.Server, path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("save simulator state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename: nothing to remove
+	if err := srv.Save(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save simulator state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save simulator state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save simulator state: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/tether-sync/tether/internal/pgtest"
+	"github.com/tether-sync/tether/upstream/salesforce/sim"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// runTether runs the command in-process with env set, capturing stdout and stderr.
+func runTether(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	oldOut, oldErr := os.Stdout, os.Stderr
+	rOut, wOut, _ := os.Pipe()
+	rErr, wErr, _ := os.Pipe()
+	os.Stdout, os.Stderr = wOut, wErr
+	var bo, be bytes.Buffer
+	done := make(chan struct{})
+	go func() { io.Copy(&bo, rOut); done <- struct{}{} }()
+	go func() { io.Copy(&be, rErr); done <- struct{}{} }()
+	code = execute(context.Background(), args)
+	wOut.Close()
+	wErr.Close()
+	<-done
+	<-done
+	os.Stdout, os.Stderr = oldOut, oldErr
+	return code, bo.String(), be.String()
+}
+
+func TestExitCodesForBadInput(t *testing.T) {
+	t.Chdir(t.TempDir()) // no tether.yaml here
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		msg  string
+	}{
+		{"version", nil, []string{"version"}, 0, ""},
+		{"unknown flag", nil, []string{"run", "--nope"}, 2, "unknown flag"},
+		{"unknown command", nil, []string{"frobnicate"}, 1, "unknown command"},
+		{"extra argument", nil, []string{"status", "x"}, 2, "takes no arguments"},
+		{"bad batch size", map[string]string{"TETHER_BATCH_SIZE": "500"}, []string{"run"}, 2, "TETHER_BATCH_SIZE: must be between 1 and 200"},
+		{"bad duration", map[string]string{"TETHER_POLL_INTERVAL": "5 minutes"}, []string{"status"}, 2, "TETHER_POLL_INTERVAL"},
+		{"missing settings", nil, []string{"run"}, 2, "TETHER_DATABASE_URL"},
+		{"missing config file", nil, []string{"--config", "nope.yaml", "status"}, 2, "nope.yaml"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := runTether(t, c.env, c.args...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, c.code, out, errOut)
+			}
+			if c.msg != "" && !strings.Contains(errOut, c.msg) {
+				t.Fatalf("stderr %q lacks %q", errOut, c.msg)
+			}
+		})
+	}
+}
+
+// TestSetupCheckStatus: check refuses (exit 3) before setup, setup creates
+// everything and prints the grants, then check passes and status reports the
+// tables and the write log.
+func TestSetupCheckStatus(t *testing.T) {
+	t.Chdir(t.TempDir())
+	dsn := pgtest.NewDB(t)
+	srv := sim.New(sim.Options{Seed: 3, RandSeed: 1})
+	if _, err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	creds := srv.Credentials()
+	env := map[string]string{
+		"TETHER_DATABASE_URL":             dsn,
+		"TETHER_OBJECTS":                  "Account,Contact,Nope__c",
+		"TETHER_SALESFORCE_LOGIN_URL":     creds.LoginURL,
+		"TETHER_SALESFORCE_CLIENT_ID":     creds.ClientID,
+		"TETHER_SALESFORCE_CLIENT_SECRET": creds.ClientSecret,
+		"TETHER_SALESFORCE_REFRESH_TOKEN": creds.RefreshToken,
+		"TETHER_LOG_FORMAT":               "json",
+	}
+	code, out, errOut := runTether(t, env, "check")
+	if code != 3 || !strings.Contains(out, "FAIL") {
+		t.Fatalf("check before setup: exit %d, want 3\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runTether(t, env, "setup")
+	if code != 0 {
+		t.Fatalf("setup: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"account", "contact", "skipped Nope__c", "GRANT CONNECT, CREATE ON DATABASE", "LOGIN REPLICATION"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("setup output lacks %q:\n%s", want, out)
+		}
+	}
+	// Setup is idempotent.
+	if code, out, errOut = runTether(t, env, "setup"); code != 0 {
+		t.Fatalf("setup again: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// The unknown object makes check fail; without it, check passes.
+	if code, out, _ = runTether(t, env, "check"); code != 3 || !strings.Contains(out, "Nope__c") {
+		t.Fatalf("check with an unknown object: exit %d\n%s", code, out)
+	}
+	env["TETHER_OBJECTS"] = "Account,Contact"
+	if code, out, errOut = runTether(t, env, "check"); code != 0 {
+		t.Fatalf("check after setup: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runTether(t, env, "status")
+	if code != 0 || !strings.Contains(out, "contact") {
+		t.Fatalf("status: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runTether(t, env, "status", "--json")
+	if code != 0 || !strings.HasPrefix(strings.TrimSpace(out), "{") {
+		t.Fatalf("status --json: exit %d\n%s", code, out)
+	}
+	for _, secret := range []string{creds.ClientSecret, creds.RefreshToken} {
+		if strings.Contains(out+errOut, secret) {
+			t.Fatal("a secret appears in the command's output")
+		}
+	}
+}

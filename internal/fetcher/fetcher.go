@@ -426,7 +426,7 @@ func (f *Fetcher) backfillTurn(ctx context.Context, r *tableRun, st tableState) 
 // when it is due, else one page of changed records.
 func (f *Fetcher) pollTurn(ctx context.Context, r *tableRun, st tableState) (string, error) {
 	t := r.t
-	if r.next == "" && !time.Now().Before(r.deletedDueAt) {
+	if r.next == "" && !t.noDeletes && !time.Now().Before(r.deletedDueAt) {
 		return f.deletedTurn(ctx, r, st)
 	}
 	var page *upstream.Page
@@ -519,9 +519,17 @@ func (f *Fetcher) deletedTurn(ctx context.Context, r *tableRun, st tableState) (
 	if errors.Is(err, upstream.ErrWindowExpired) && time.Since(st.DeletedUntil) < 24*time.Hour {
 		// Deletes from minutes ago cannot have expired: the provider's clock
 		// and ours disagree. A resync would not help (it would expire again).
-		r.deletedDueAt = time.Now().Add(f.cfg.DeletedInterval)
-		return "", fmt.Errorf("read deletes of %s from %s: the provider says this is outside its window; is its clock far from ours? %w",
-			t.Object, start.Format(time.RFC3339), err)
+		// Polling goes on; deletes are tried again later.
+		r.deletedDueAt = time.Now().Add(permanentRetry)
+		f.log.Error().Err(err).Str("table", t.Name).Time("start", start).
+			Msg("the provider refuses to list deletes since a recent moment; are its clock and ours far apart?")
+		return "in sync, but hard deletes cannot be read: " + err.Error(), nil
+	}
+	if err != nil && !errors.Is(err, upstream.ErrWindowExpired) && upstream.ClassOf(err) == upstream.Permanent {
+		// Some objects have no deleted-records feed; polling goes on.
+		r.deletedDueAt = time.Now().Add(permanentRetry)
+		f.log.Warn().Err(err).Str("table", t.Name).Msg("hard deletes cannot be read; trying again later")
+		return "in sync, but hard deletes cannot be read: " + err.Error(), nil
 	}
 	if errors.Is(err, upstream.ErrWindowExpired) {
 		f.log.Warn().Str("table", t.Name).Time("deleted_until", st.DeletedUntil).

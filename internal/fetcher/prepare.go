@@ -34,7 +34,7 @@ func (f *Fetcher) Prepare(ctx context.Context) ([]*schema.Table, error) {
 	)
 	for _, obj := range f.cfg.Objects {
 		_, again := known[obj]
-		st, err := f.prepareOne(ctx, obj, again)
+		st, desc, err := f.prepareOne(ctx, obj, again)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -62,6 +62,9 @@ func (f *Fetcher) Prepare(ctx context.Context) ([]*schema.Table, error) {
 			continue
 		}
 		t, err := fromSchema(st)
+		if err == nil {
+			t.noDeletes = !desc.Deletable
+		}
 		if err != nil {
 			f.cfg.Health.Report(ctx, health.Table(st.Name), health.TetherIntervention, err.Error())
 			missed = append(missed, obj)
@@ -80,7 +83,7 @@ func (f *Fetcher) Prepare(ctx context.Context) ([]*schema.Table, error) {
 	return out, nil
 }
 
-func (f *Fetcher) prepareOne(ctx context.Context, object string, again bool) (*schema.Table, error) {
+func (f *Fetcher) prepareOne(ctx context.Context, object string, again bool) (*schema.Table, *upstream.Object, error) {
 	if again {
 		// A provider that caches describes must ask again, or new fields
 		// would never be seen.
@@ -90,16 +93,16 @@ func (f *Fetcher) prepareOne(ctx context.Context, object string, again bool) (*s
 	}
 	obj, err := f.cfg.Provider.Describe(ctx, object)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !obj.Queryable {
-		return nil, &upstream.Error{Class: upstream.Permanent, Message: "object " + object + " cannot be queried with this credential"}
+		return nil, nil, &upstream.Error{Class: upstream.Permanent, Message: "object " + object + " cannot be queried with this credential"}
 	}
 	t, err := schema.SyncTable(ctx, f.cfg.Pool, f.cfg.Schema, obj)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return t, nil
+	return t, obj, nil
 }
 
 // fromSchema builds the fetcher's view of a synced table.

@@ -521,15 +521,27 @@ func TestLocalChangeSurvivesPoll(t *testing.T) {
 // the user's to fix; the other objects sync anyway.
 func TestUnknownObjectIsReported(t *testing.T) {
 	e := newSimEnv(t, 50, nil)
-	stop := running(t, e.fetcher(nil, "Account", "Nope__c"))
-	waitFor(t, 20*time.Second, "backfill", e.backfilled(1))
+	stop := running(t, e.fetcher(nil, "Account", "User", "Nope__c"))
+	waitFor(t, 20*time.Second, "backfill", e.backfilled(2))
+	// The User table (a reserved word in SQL) follows changes too.
+	users := e.srv.Records("User")
+	if err := e.srv.Update("User", users[0]["Id"].(string), map[string]any{"Title": "Chief"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "user change", func() bool {
+		var title string
+		_ = e.pool.QueryRow(context.Background(), `SELECT coalesce(title, '') FROM salesforce."user" WHERE id = $1`, users[0]["Id"]).Scan(&title)
+		return title == "Chief"
+	})
 	stop()
 	en, ok := e.health.Get(health.Table("nope__c"))
 	if !ok || en.Status != health.CustomerIntervention {
 		t.Errorf("health of the unknown object: %+v", en)
 	}
-	if d := e.mismatches(t, "Account"); d != "" {
-		t.Error(d)
+	for _, o := range []string{"Account", "User"} {
+		if d := e.mismatches(t, o); d != "" {
+			t.Error(d)
+		}
 	}
 }
 

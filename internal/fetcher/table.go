@@ -23,6 +23,9 @@ type table struct {
 	Object string // provider object ("Contact")
 	Cols   []column
 	idCol  int // index in Cols of the column holding the record id
+	// noDeletes: records of this object cannot be deleted upstream, so there
+	// is no deleted-records feed to read.
+	noDeletes bool
 }
 
 // qualified is the quoted schema.table name.

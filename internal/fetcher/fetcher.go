@@ -47,7 +47,10 @@ const (
 	// permanentRetry is how long a table waits after a permanent error
 	// (unknown object, missing permission) before it is tried again.
 	permanentRetry = 5 * time.Minute
-	maxBackoff     = time.Minute
+	// missedRetry is how often objects that could not be prepared are
+	// described again.
+	missedRetry = time.Minute
+	maxBackoff  = time.Minute
 )
 
 // Config configures a Fetcher.
@@ -196,18 +199,32 @@ func (f *Fetcher) Run(ctx context.Context) error {
 		}
 	}
 	nextDescribe := time.Now().Add(f.cfg.DescribeInterval)
+	nextMissed := time.Now().Add(missedRetry)
 	for {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if f.cfg.DescribeInterval > 0 && time.Now().After(nextDescribe) {
-			if _, err := f.Prepare(ctx); err != nil && ctx.Err() == nil {
+		f.mu.Lock()
+		missing := len(f.missed) > 0
+		f.mu.Unlock()
+		switch {
+		case f.cfg.DescribeInterval > 0 && time.Now().After(nextDescribe):
+			if _, err := f.prepare(ctx, false); err != nil && ctx.Err() == nil {
 				f.log.Error().Err(err).Msg("describe again")
 			}
 			nextDescribe = time.Now().Add(f.cfg.DescribeInterval)
+			nextMissed = time.Now().Add(missedRetry)
+		case missing && time.Now().After(nextMissed):
+			// Objects that could not be described yet (a network fault at
+			// start, a permission granted since) are tried more often.
+			if _, err := f.prepare(ctx, true); err != nil && ctx.Err() == nil {
+				f.log.Error().Err(err).Msg("describe objects not prepared yet")
+			}
+			nextMissed = time.Now().Add(missedRetry)
 		}
 		f.mu.Lock()
 		runs := append([]*tableRun(nil), f.runs...)
+		missing = len(f.missed) > 0
 		f.mu.Unlock()
 		worked := false
 		for _, r := range runs {
@@ -234,6 +251,9 @@ func (f *Fetcher) Run(ctx context.Context) error {
 			if d := nextDescribe.Sub(now); d < wait {
 				wait = d
 			}
+		}
+		if d := nextMissed.Sub(now); missing && d < wait {
+			wait = d
 		}
 		if wait < 10*time.Millisecond {
 			wait = 10 * time.Millisecond

@@ -19,6 +19,12 @@ import (
 // A field added upstream becomes a new column without a resync: existing rows
 // get its values when the provider next changes them.
 func (f *Fetcher) Prepare(ctx context.Context) ([]*schema.Table, error) {
+	return f.prepare(ctx, false)
+}
+
+// prepare describes the configured objects; with onlyMissing, only those not
+// prepared yet (the others keep their mapping).
+func (f *Fetcher) prepare(ctx context.Context, onlyMissing bool) ([]*schema.Table, error) {
 	f.mu.Lock()
 	known := map[string]*table{}
 	for _, r := range f.runs {
@@ -33,7 +39,11 @@ func (f *Fetcher) Prepare(ctx context.Context) ([]*schema.Table, error) {
 		dbErr  error
 	)
 	for _, obj := range f.cfg.Objects {
-		_, again := known[obj]
+		old, again := known[obj]
+		if again && onlyMissing {
+			tables = append(tables, old)
+			continue
+		}
 		st, desc, err := f.prepareOne(ctx, obj, again)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -23,17 +23,9 @@ the others take over within seconds when it dies), creates what is missing,
 then backfills and polls Salesforce, captures the application's changes and
 writes them back. SIGTERM or SIGINT stops it cleanly.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := loadEnv(g)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if err := errors.Join(env.Cfg.RequireDatabase(), env.Cfg.RequireSalesforce()); err != nil {
-				return usageError{err}
-			}
+		RunE: withEnv(g, true, func(cmd *cobra.Command, env *app.Env) error {
 			return env.Run(cmd.Context(), app.RunOptions{})
-		},
+		}),
 	}
 }
 
@@ -43,15 +35,7 @@ func newSetupCmd(g *globalFlags) *cobra.Command {
 		Use:   "setup",
 		Short: "Create the schema, tables, publication, slot and origin (idempotent); print the grants",
 		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := loadEnv(g)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if err := env.Cfg.RequireSalesforce(); err != nil {
-				return usageError{err}
-			}
+		RunE: withEnv(g, true, func(cmd *cobra.Command, env *app.Env) error {
 			ctx := cmd.Context()
 			p, err := env.Provider(ctx)
 			if err != nil {
@@ -74,11 +58,32 @@ func newSetupCmd(g *globalFlags) *cobra.Command {
 				env.Cfg.Publication, env.Cfg.Slot, env.Cfg.Origin, res.EchoMode)
 			fmt.Fprint(out, app.Grants(databaseName(env.Cfg.DatabaseURL), role, env.Cfg.Schema, appRole))
 			return nil
-		},
+		}),
 	}
 	c.Flags().StringVar(&role, "role", "tether", "role name used in the printed grants")
 	c.Flags().StringVar(&appRole, "app-role", "app_user", "application role used in the printed grants")
 	return c
+}
+
+// withEnv loads the configuration (a broken value is a usage error, exit 2),
+// requires the database URL and, when salesforce is set, the credential, runs
+// fn and closes what it opened.
+func withEnv(g *globalFlags, salesforce bool, fn func(*cobra.Command, *app.Env) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		env, err := loadEnv(g)
+		if err != nil {
+			return err
+		}
+		defer env.Close()
+		req := env.Cfg.RequireDatabase()
+		if salesforce {
+			req = errors.Join(req, env.Cfg.RequireSalesforce())
+		}
+		if req != nil {
+			return usageError{req}
+		}
+		return fn(cmd, env)
+	}
 }
 
 func databaseName(dsn string) string {
@@ -98,12 +103,7 @@ func newCheckCmd(g *globalFlags) *cobra.Command {
 		Use:   "check",
 		Short: "Preflight: wal_level, privileges, slot and publication, replica identity, Salesforce credential",
 		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := loadEnv(g)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
+		RunE: withEnv(g, false, func(cmd *cobra.Command, env *app.Env) error {
 			results, err := env.Check(cmd.Context())
 			for _, r := range results {
 				mark := "ok  "
@@ -113,7 +113,7 @@ func newCheckCmd(g *globalFlags) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %-22s %s\n", mark, r.Name, r.Message)
 			}
 			return err
-		},
+		}),
 	}
 }
 
@@ -123,12 +123,7 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 		Use:   "status",
 		Short: "Tables, backfill progress, lag; write log by state and latest failures; health; API usage",
 		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := loadEnv(g)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
+		RunE: withEnv(g, false, func(cmd *cobra.Command, env *app.Env) error {
 			ctx := cmd.Context()
 			if err := env.Connect(ctx); err != nil {
 				return err
@@ -143,7 +138,7 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 				return enc.Encode(rep)
 			}
 			return rep.Render(cmd.OutOrStdout())
-		},
+		}),
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c

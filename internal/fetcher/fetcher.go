@@ -13,6 +13,32 @@
 // table's cursor are committed in one transaction, so a restart goes on from
 // the last committed page.
 //
+// What users see (and the README may quote):
+//
+//   - Backfill: every record in pages of PageSize (2000), applied page by
+//     page; _sync_tables holds the cursor and progress (backfill_done of
+//     backfill_total, the total from a count at the start). After a restart
+//     the backfill goes on after the last committed page.
+//   - Polling: once backfilled, each table is read from its (stamp, id)
+//     cursor every PollInterval, including soft-deleted records (which delete
+//     the row). Each poll re-reads the last Overlap (1 s) before the cursor,
+//     so a record changed later in the cursor's second is not missed;
+//     unchanged rows are not rewritten.
+//   - Hard deletes: read every DeletedInterval from the provider's
+//     deleted-records feed and applied. When tether was away longer than the
+//     provider keeps deletes, the table is resynced: backfilled again, then
+//     rows the resync did not see are removed (rows without an id, i.e.
+//     local inserts not yet created upstream, are kept).
+//   - Local changes (guarantee 3): columns that new/pending _sync_write_log
+//     entries of a row change keep their local values; a row deleted locally
+//     is not brought back while its delete is unsent. A delete upstream wins
+//     over unsent local updates (the writer then records them as failed).
+//   - New fields: described again every DescribeInterval (10 min); a new
+//     field becomes a new column without a resync, filled as records change.
+//   - Health per table: healthy; customer_intervention when the object
+//     cannot be described or read (unknown, no permission);
+//     tether_intervention for database faults or reads that keep failing.
+//
 // Nothing here assumes Salesforce: only upstream.Provider.
 package fetcher
 

@@ -613,3 +613,64 @@ func TestBackfillSurvivesDatabaseCrash(t *testing.T) {
 		t.Errorf("%d records read for %d: committed pages were read again", read, total)
 	}
 }
+
+// hidingProvider hides one field of one object from Describe until shown.
+type hidingProvider struct {
+	upstream.Provider
+	object, field string
+	shown         atomic.Bool
+}
+
+func (h *hidingProvider) Describe(ctx context.Context, object string) (*upstream.Object, error) {
+	obj, err := h.Provider.Describe(ctx, object)
+	if err != nil || object != h.object || h.shown.Load() {
+		return obj, err
+	}
+	cp := *obj
+	cp.Fields = nil
+	for _, f := range obj.Fields {
+		if f.Name != h.field {
+			cp.Fields = append(cp.Fields, f)
+		}
+	}
+	return &cp, nil
+}
+
+// TestNewFieldBecomesColumn: a field that appears upstream becomes a column
+// at the next describe, without a resync; rows get its values as their
+// records change.
+func TestNewFieldBecomesColumn(t *testing.T) {
+	e := newSimEnv(t, 200, nil)
+	ctx := context.Background()
+	hp := &hidingProvider{Provider: e.client, object: "Account", field: "Website"}
+	f := e.fetcher(hp, "Account")
+	f.cfg.DescribeInterval = 100 * time.Millisecond
+	stop := running(t, f)
+	waitFor(t, 20*time.Second, "backfill", e.backfilled(1))
+	hasColumn := func() bool {
+		var n int
+		_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns
+			WHERE table_schema = 'salesforce' AND table_name = 'account' AND column_name = 'website'`).Scan(&n)
+		return n == 1
+	}
+	if hasColumn() {
+		t.Fatal("website column exists before the field was shown")
+	}
+	hp.shown.Store(true)
+	waitFor(t, 20*time.Second, "the new column", hasColumn)
+	id := e.srv.Records("Account")[3]["Id"].(string)
+	if err := e.srv.Update("Account", id, map[string]any{"Website": "https://new.example"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the new field's value", func() bool {
+		var w string
+		_ = e.pool.QueryRow(ctx, "SELECT coalesce(website, '') FROM salesforce.account WHERE id = $1", id).Scan(&w)
+		return w == "https://new.example"
+	})
+	stop()
+	var resyncs int
+	_ = e.pool.QueryRow(ctx, "SELECT resync_count FROM salesforce._sync_tables WHERE table_name = 'account'").Scan(&resyncs)
+	if resyncs != 0 {
+		t.Errorf("a new field started %d resyncs", resyncs)
+	}
+}

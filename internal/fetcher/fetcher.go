@@ -57,6 +57,7 @@ import (
 	"github.com/tether-sync/tether/internal/health"
 	"github.com/tether-sync/tether/internal/metrics"
 	"github.com/tether-sync/tether/replication"
+	"github.com/tether-sync/tether/schema"
 	"github.com/tether-sync/tether/upstream"
 )
 
@@ -107,6 +108,12 @@ type Config struct {
 	// clock); nil: time.Now. Tests pass the simulator's clock.
 	Now func() time.Time
 
+	// OnNewTable, if set, is called for each table Run prepares for the first
+	// time (an object that could not be described at Prepare, or Run without
+	// Prepare), before it is synced, e.g. to add it to the publication. An
+	// error leaves the table out until the next attempt.
+	OnNewTable func(ctx context.Context, t *schema.Table) error
+
 	Provider upstream.Provider
 	Pool     *pgxpool.Pool
 	Guard    *replication.EchoGuard
@@ -120,10 +127,11 @@ type Fetcher struct {
 	cfg Config
 	log zerolog.Logger
 
-	wg     sync.WaitGroup // reads ahead in flight
-	mu     sync.Mutex
-	runs   []*tableRun // in Objects order
-	missed []string    // objects that could not be prepared yet
+	missedRetry time.Duration  // how often objects not prepared yet are tried again
+	wg          sync.WaitGroup // reads ahead in flight
+	mu          sync.Mutex
+	runs        []*tableRun // in Objects order
+	missed      []string    // objects that could not be prepared yet
 }
 
 // tableRun is one table's in-memory scheduling state; everything that must
@@ -204,7 +212,7 @@ func New(cfg Config) *Fetcher {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Fetcher{cfg: cfg, log: cfg.Logger.With().Str("component", "fetcher").Logger()}
+	return &Fetcher{cfg: cfg, log: cfg.Logger.With().Str("component", "fetcher").Logger(), missedRetry: missedRetry}
 }
 
 // Run backfills and then polls every prepared table until ctx is done. It
@@ -217,7 +225,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 	prepared := f.runs != nil || f.missed != nil
 	f.mu.Unlock()
 	if !prepared {
-		if _, err := f.Prepare(ctx); err != nil {
+		if _, err := f.prepare(ctx, false, true); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -225,7 +233,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 		}
 	}
 	nextDescribe := time.Now().Add(f.cfg.DescribeInterval)
-	nextMissed := time.Now().Add(missedRetry)
+	nextMissed := time.Now().Add(f.missedRetry)
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -235,18 +243,18 @@ func (f *Fetcher) Run(ctx context.Context) error {
 		f.mu.Unlock()
 		switch {
 		case f.cfg.DescribeInterval > 0 && time.Now().After(nextDescribe):
-			if _, err := f.prepare(ctx, false); err != nil && ctx.Err() == nil {
+			if _, err := f.prepare(ctx, false, true); err != nil && ctx.Err() == nil {
 				f.log.Error().Err(err).Msg("describe again")
 			}
 			nextDescribe = time.Now().Add(f.cfg.DescribeInterval)
-			nextMissed = time.Now().Add(missedRetry)
+			nextMissed = time.Now().Add(f.missedRetry)
 		case missing && time.Now().After(nextMissed):
 			// Objects that could not be described yet (a network fault at
 			// start, a permission granted since) are tried more often.
-			if _, err := f.prepare(ctx, true); err != nil && ctx.Err() == nil {
+			if _, err := f.prepare(ctx, true, true); err != nil && ctx.Err() == nil {
 				f.log.Error().Err(err).Msg("describe objects not prepared yet")
 			}
-			nextMissed = time.Now().Add(missedRetry)
+			nextMissed = time.Now().Add(f.missedRetry)
 		}
 		f.mu.Lock()
 		runs := append([]*tableRun(nil), f.runs...)

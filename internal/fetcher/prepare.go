@@ -19,12 +19,13 @@ import (
 // A field added upstream becomes a new column without a resync: existing rows
 // get its values when the provider next changes them.
 func (f *Fetcher) Prepare(ctx context.Context) ([]*schema.Table, error) {
-	return f.prepare(ctx, false)
+	return f.prepare(ctx, false, false)
 }
 
 // prepare describes the configured objects; with onlyMissing, only those not
-// prepared yet (the others keep their mapping).
-func (f *Fetcher) prepare(ctx context.Context, onlyMissing bool) ([]*schema.Table, error) {
+// prepared yet (the others keep their mapping). With notify, tables prepared
+// for the first time are handed to Config.OnNewTable.
+func (f *Fetcher) prepare(ctx context.Context, onlyMissing, notify bool) ([]*schema.Table, error) {
 	f.mu.Lock()
 	known := map[string]*table{}
 	for _, r := range f.runs {
@@ -82,6 +83,14 @@ func (f *Fetcher) prepare(ctx context.Context, onlyMissing bool) ([]*schema.Tabl
 				dbErr = err
 			}
 			continue
+		}
+		if notify && !again && f.cfg.OnNewTable != nil {
+			if err := f.cfg.OnNewTable(ctx, st); err != nil {
+				f.log.Error().Err(err).Str("table", st.Name).Msg("setting up the new table failed; trying again later")
+				f.cfg.Health.Report(ctx, health.Table(st.Name), health.TetherIntervention, err.Error())
+				missed = append(missed, obj)
+				continue
+			}
 		}
 		out = append(out, st)
 		tables = append(tables, t)

@@ -674,3 +674,51 @@ func TestNewFieldBecomesColumn(t *testing.T) {
 		t.Errorf("a new field started %d resyncs", resyncs)
 	}
 }
+
+// flakyDescribe fails the first n describes of one object with a transient error.
+type flakyDescribe struct {
+	upstream.Provider
+	object string
+	n      atomic.Int32
+}
+
+func (p *flakyDescribe) Describe(ctx context.Context, object string) (*upstream.Object, error) {
+	if object == p.object && p.n.Add(-1) >= 0 {
+		return nil, &upstream.Error{Class: upstream.Transient, Status: 503, Message: "unavailable"}
+	}
+	return p.Provider.Describe(ctx, object)
+}
+
+// TestObjectPreparedLater: an object whose describe failed at start is
+// prepared by Run later, handed to OnNewTable (e.g. for the publication),
+// and backfilled.
+func TestObjectPreparedLater(t *testing.T) {
+	e := newSimEnv(t, 100, nil)
+	fp := &flakyDescribe{Provider: e.client, object: "Contact"}
+	fp.n.Store(2)
+	f := e.fetcher(fp, "Account", "Contact")
+	f.missedRetry = 100 * time.Millisecond
+	var added []string
+	var mu sync.Mutex
+	f.cfg.OnNewTable = func(_ context.Context, st *schema.Table) error {
+		mu.Lock()
+		defer mu.Unlock()
+		added = append(added, st.Name)
+		return nil
+	}
+	tables, err := f.Prepare(context.Background())
+	if err != nil || len(tables) != 1 || tables[0].Name != "account" {
+		t.Fatalf("prepare: %v, %v", tables, err)
+	}
+	stop := running(t, f)
+	waitFor(t, 20*time.Second, "both backfills", e.backfilled(2))
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(added) != 1 || added[0] != "contact" {
+		t.Errorf("tables handed to OnNewTable: %v", added)
+	}
+	if d := e.mismatches(t, "Contact"); d != "" {
+		t.Error(d)
+	}
+}

@@ -76,7 +76,11 @@ func TestCrashMidBatch(t *testing.T) {
 		for str(s.scalar(`SELECT count(*) FROM salesforce._sync_write_log WHERE state = 'succeeded'`)) == before && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(time.Duration(r.IntN(150)) * time.Millisecond)
+		// ... and is in the middle of its next batch
+		for str(s.scalar(`SELECT count(*) FROM salesforce._sync_write_log WHERE state = 'pending'`)) == "0" && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(r.IntN(60)) * time.Millisecond)
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		n := str(s.scalar(`SELECT count(*) FROM salesforce._sync_write_log WHERE state = 'pending'`))

@@ -28,6 +28,7 @@ type Entry struct {
 	Attempts  int
 	UpdatedAt time.Time
 	Age       time.Duration // how long ago updated_at was, by the database's clock
+	Invalid   string        // why the row cannot be sent (undecodable JSON), or ""
 }
 
 // key identifies one record: a table's row.

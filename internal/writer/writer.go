@@ -384,7 +384,6 @@ func (w *Writer) loadOpen(ctx context.Context) ([]*Entry, error) {
 	}
 	defer rows.Close()
 	var out []*Entry
-	var bad []*Entry
 	for rows.Next() {
 		e := &Entry{}
 		var state, action string
@@ -401,7 +400,7 @@ func (w *Writer) loadOpen(ctx context.Context) ([]*Entry, error) {
 		}
 		if derr != nil {
 			w.log.Error().Err(derr).Int64("log_id", e.ID).Msg("undecodable log row")
-			bad = append(bad, e)
+			e.Invalid = "cannot decode record/values: " + derr.Error()
 		}
 		out = append(out, e)
 		if e.ID > w.seenMax {
@@ -411,7 +410,6 @@ func (w *Writer) loadOpen(ctx context.Context) ([]*Entry, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read write log: %w", err)
 	}
-	_ = bad // an undecodable row still takes its place in order; prepare fails it (nil values)
 	return out, nil
 }
 
@@ -462,6 +460,10 @@ func (w *Writer) prepare(g *Group) *prepared {
 	}
 	p.table = t
 	for _, e := range g.Entries {
+		if e.Invalid != "" {
+			p.finish(StateFailed, 0, fmt.Sprintf("log entry %d: %s", e.ID, e.Invalid))
+			return p
+		}
 		if e.Action != ActionDelete && e.Values == nil {
 			p.finish(StateFailed, 0, fmt.Sprintf("log entry %d has no values to send", e.ID))
 			return p

@@ -266,12 +266,14 @@ func deleteIDs(ctx context.Context, tx pgx.Tx, t *table, ids []string) (int64, e
 	return tag.RowsAffected(), nil
 }
 
-// sweep removes rows with an id that the (re)backfill which started at
-// `since` did not see: Salesforce no longer has them. Rows without an id
-// (local inserts not created upstream yet) are kept.
+// sweep removes rows that the (re)backfill which started at `since` did not
+// see: the provider no longer has them. Rows tether never applied
+// (_sync_updated_at NULL: local inserts, with or without the id the writer
+// filled in after creating them) are kept; their records arrive with the
+// next poll.
 func sweep(ctx context.Context, tx pgx.Tx, t *table, since time.Time) (int64, error) {
 	tag, err := tx.Exec(ctx, "DELETE FROM "+t.qualified()+
-		" WHERE id IS NOT NULL AND (_sync_updated_at IS NULL OR _sync_updated_at < $1)", since)
+		" WHERE id IS NOT NULL AND _sync_updated_at < $1", since)
 	if err != nil {
 		return 0, fmt.Errorf("sweep %s: %w", t.Name, err)
 	}

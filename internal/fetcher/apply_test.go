@@ -282,6 +282,8 @@ func TestSweepKeepsUnsentInserts(t *testing.T) {
 	stamp := "2024-01-02T03:04:05.000+0000"
 	e.upsert(t, []upstream.Record{rec("a01000000000001AAA", "old", "1", nil, true, 1, stamp), rec("a01000000000002AAA", "kept", "1", nil, true, 1, stamp)}, true)
 	e.exec(t, "INSERT INTO salesforce.widget__c (name) VALUES ('unsent')")
+	// A local insert the writer created upstream after the backfill's read.
+	e.exec(t, "INSERT INTO salesforce.widget__c (id, name) VALUES ('a01000000000009AAA', 'just created')")
 	var since time.Time
 	if err := e.pool.QueryRow(ctx, "SELECT now()").Scan(&since); err != nil {
 		t.Fatal(err)
@@ -299,7 +301,7 @@ func TestSweepKeepsUnsentInserts(t *testing.T) {
 	var names []string
 	rows, _ := e.pool.Query(ctx, "SELECT name FROM salesforce.widget__c ORDER BY name")
 	names, err = pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(names) != 2 || names[0] != "kept" || names[1] != "unsent" {
+	if err != nil || len(names) != 3 || names[0] != "just created" || names[1] != "kept" || names[2] != "unsent" {
 		t.Fatalf("after sweep: %v %v", names, err)
 	}
 }

@@ -27,8 +27,8 @@
 //   - Hard deletes: read every DeletedInterval from the provider's
 //     deleted-records feed and applied. When tether was away longer than the
 //     provider keeps deletes, the table is resynced: backfilled again, then
-//     rows the resync did not see are removed (rows without an id, i.e.
-//     local inserts not yet created upstream, are kept).
+//     rows the resync did not see are removed (rows tether never applied,
+//     i.e. local inserts, are kept).
 //   - Local changes (guarantee 3): columns that new/pending _sync_write_log
 //     entries of a row change keep their local values; a row deleted locally
 //     is not brought back while its delete is unsent. A delete upstream wins

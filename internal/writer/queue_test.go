@@ -227,8 +227,8 @@ func TestUnknownOutcomeDoesNotDuplicate(t *testing.T) {
 	if f.count("Contact") != 5 {
 		t.Errorf("%d records, want 5 (no duplicates)", f.count("Contact"))
 	}
-	if f.finds != 5 {
-		t.Errorf("%d FindCreated calls, want 5", f.finds)
+	if f.finds != 6 {
+		t.Errorf("%d FindCreated calls, want 6 (one listing, five lookups)", f.finds)
 	}
 	ids := map[string]bool{}
 	for _, r := range rows {
@@ -444,5 +444,65 @@ func TestFetchedDuplicateIsMerged(t *testing.T) {
 	}
 	if r, _ := f.get("Contact", id); r["FirstName"] != "Local" {
 		t.Errorf("record %v", r)
+	}
+}
+
+// Pending creates that never reached the provider cost one lookup, not one
+// per record; applied ones are all adopted, a bounded number per cycle.
+func TestPendingCreatesLookups(t *testing.T) {
+	e := newEnv(t, contactObject())
+	f := newFake()
+	for i := 0; i < 30; i++ {
+		e.insert("contact", map[string]any{"LastName": fmt.Sprintf("Done%d", i)})
+	}
+	_, stop := e.startWriter(Config{Provider: f})
+	e.waitDone(10 * time.Second)
+	stop()
+
+	// a process died after claiming 40 creates, before sending them
+	for i := 0; i < 40; i++ {
+		e.insert("contact", map[string]any{"LastName": fmt.Sprintf("Unsent%d", i)})
+	}
+	if _, err := e.pool.Exec(e.ctx, `UPDATE salesforce._sync_write_log SET state = 'pending', updated_at = now() WHERE state = 'new'`); err != nil {
+		t.Fatal(err)
+	}
+	w, stop := e.startWriter(Config{Provider: f})
+	e.waitDone(10 * time.Second)
+	stop()
+	if st := w.Stats(); st.Finds != 1 {
+		t.Errorf("%d lookups for 40 unsent creates, want 1", st.Finds)
+	}
+	if f.count("Contact") != 70 {
+		t.Errorf("%d records, want 70", f.count("Contact"))
+	}
+
+	// a process died after the provider applied 40 creates
+	var rows []int64
+	for i := 0; i < 40; i++ {
+		r, _ := e.insert("contact", map[string]any{"LastName": fmt.Sprintf("Applied%d", i)})
+		rows = append(rows, r)
+	}
+	if _, err := e.pool.Exec(e.ctx, `UPDATE salesforce._sync_write_log SET state = 'pending', updated_at = now() WHERE state = 'new'`); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	for i := 0; i < 40; i++ {
+		id := fmt.Sprintf("003APPLIED%08d", i)
+		f.records["Contact"][id] = map[string]any{"LastName": fmt.Sprintf("Applied%d", i)}
+		f.created[id] = time.Now()
+	}
+	f.mu.Unlock()
+	w, _ = e.startWriter(Config{Provider: f})
+	e.waitDone(10 * time.Second)
+	if f.count("Contact") != 110 {
+		t.Errorf("%d records, want 110 (no duplicates)", f.count("Contact"))
+	}
+	for i, r := range rows {
+		if id := e.rowID("contact", r); id != fmt.Sprintf("003APPLIED%08d", i) {
+			t.Errorf("row %d: id %q", r, id)
+		}
+	}
+	if st := w.Stats(); st.Finds != 42 || st.Requests != 0 {
+		t.Errorf("lookups %d (want 2 listings + 40), create requests %d (want 0)", st.Finds, st.Requests)
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -632,105 +631,6 @@ func uncertainIDs(preps []*prepared) []int64 {
 		}
 	}
 	return out
-}
-
-// findCreated checks, for each create that may already have been applied,
-// whether the provider holds a record created since with the same values,
-// and adopts it instead of creating again.
-func (w *Writer) findCreated(ctx context.Context, preps []*prepared) error {
-	var candidates []*prepared
-	for _, p := range preps {
-		if !p.decided && p.op == upstream.OpCreate && p.g.Uncertain {
-			candidates = append(candidates, p)
-		}
-	}
-	if len(candidates) == 0 {
-		return nil
-	}
-	adopted := map[string]bool{}
-	for _, p := range candidates {
-		fields := map[string]any{}
-		for k, v := range p.change.Fields {
-			if v != nil {
-				fields[k] = v
-			}
-		}
-		since := p.g.Head().UpdatedAt.Add(-w.cfg.FindSlack)
-		w.mu.Lock()
-		w.stats.Finds++
-		w.mu.Unlock()
-		ids, err := w.cfg.Provider.FindCreated(ctx, p.table.Object, since, fields)
-		if err != nil {
-			if ctx.Err() != nil {
-				return errStop
-			}
-			switch upstream.ClassOf(err) {
-			case upstream.Auth, upstream.Quota:
-				w.pause(ctx, err)
-				return errStop
-			case upstream.Permanent:
-				w.log.Error().Err(err).Int64("log_id", p.g.Head().ID).Str("object", p.table.Object).
-					Msg("cannot find out whether an earlier create was applied; keeping the row pending")
-				w.report(ctx, health.TetherIntervention, "cannot check for an earlier create: "+err.Error())
-			}
-			// keep it pending (still uncertain) and retry later
-			p.decided, p.state, p.message = true, StatePending, "outcome of an earlier attempt unknown; checking before creating again: "+err.Error()
-			w.notBefore[p.g.Key] = time.Now().Add(w.backoff(p.g.Head().Attempts + 1))
-			continue
-		}
-		sort.Strings(ids)
-		var free []string
-		for _, id := range ids {
-			if !adopted[id] {
-				free = append(free, id)
-			}
-		}
-		if len(free) > 0 {
-			taken, err := w.takenIDs(ctx, p.g.Key.Table, free, p.g.Head().ID)
-			if err != nil {
-				return err
-			}
-			var pick string
-			for _, id := range free {
-				if !taken[id] {
-					pick = id
-					break
-				}
-			}
-			if pick != "" {
-				adopted[pick] = true
-				p.finish(StateSucceeded, 201, "created by an earlier attempt whose answer was lost: found and adopted, not created again")
-				if p.note != "" {
-					p.message += "; " + p.note
-				}
-				p.apiID = pick
-				w.log.Info().Int64("log_id", p.g.Head().ID).Str("object", p.table.Object).Str("record_id", pick).
-					Msg("adopted record created by an earlier attempt")
-				continue
-			}
-		}
-		// not found: the earlier attempt did not create it; create now
-	}
-	return nil
-}
-
-// takenIDs returns which of ids another succeeded insert already owns.
-func (w *Writer) takenIDs(ctx context.Context, table string, ids []string, self int64) (map[string]bool, error) {
-	rows, err := w.cfg.Pool.Query(ctx, `SELECT api_id FROM `+w.logTable+`
-		WHERE table_name = $1 AND action = 'insert' AND state = 'succeeded' AND api_id = ANY($2) AND id <> $3`, table, ids, self)
-	if err != nil {
-		return nil, fmt.Errorf("check adopted ids: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out[id] = true
-	}
-	return out, rows.Err()
 }
 
 // sendAll sends the undecided groups, one request per object and operation

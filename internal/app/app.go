@@ -176,6 +176,15 @@ func (e *Env) Fetcher(p upstream.Provider, guard *replication.EchoGuard, objects
 		Health:       e.health(),
 		Metrics:      e.Metrics,
 		Logger:       e.Log,
+		// A table prepared after setup (its describe failed at first) joins
+		// the publication, so the application's writes to it are captured.
+		OnNewTable: func(ctx context.Context, t *schema.Table) error {
+			names, err := replication.SyncedTables(ctx, e.Pool, e.ReplicationConfig())
+			if err != nil {
+				return err
+			}
+			return replication.SyncPublication(ctx, e.Pool, e.ReplicationConfig(), names)
+		},
 	})
 }
 

@@ -31,21 +31,21 @@ type Entry struct {
 	Invalid   string        // why the row cannot be sent (undecodable JSON), or ""
 }
 
-// key identifies one record: a table's row.
-type key struct {
+// RecordKey identifies one record: a table's row (or its upstream id when the row is unknown).
+type RecordKey struct {
 	Table string
 	Row   int64
 	ID    string // used only when the row id is unknown
 }
 
-func (e *Entry) key() key {
+func (e *Entry) key() RecordKey {
 	if e.RowID != 0 {
-		return key{Table: e.Table, Row: e.RowID}
+		return RecordKey{Table: e.Table, Row: e.RowID}
 	}
 	if e.APIID != "" {
-		return key{Table: e.Table, ID: e.APIID}
+		return RecordKey{Table: e.Table, ID: e.APIID}
 	}
-	return key{Table: e.Table, ID: fmt.Sprintf("entry:%d", e.ID)}
+	return RecordKey{Table: e.Table, ID: fmt.Sprintf("entry:%d", e.ID)}
 }
 
 // Kind is what a group does upstream.
@@ -74,7 +74,7 @@ func (k Kind) String() string {
 // Group is consecutive open entries of one record folded into one change.
 // Survivor carries the outcome; the others are recorded as folded into it.
 type Group struct {
-	Key       key
+	Key       RecordKey
 	Entries   []*Entry // in id order
 	Survivor  *Entry
 	Kind      Kind
@@ -91,9 +91,9 @@ func (g *Group) Head() *Entry { return g.Entries[0] }
 // group (exactly what was sent then), never merged with newer ones. blocked
 // reports records that must wait (backoff); max caps the number of groups that
 // send something (0: no cap). Groups come back in order of their head entry.
-func Plan(entries []*Entry, blocked func(key) bool, max int) []*Group {
-	byKey := map[key][]*Entry{}
-	var order []key
+func Plan(entries []*Entry, blocked func(RecordKey) bool, max int) []*Group {
+	byKey := map[RecordKey][]*Entry{}
+	var order []RecordKey
 	for _, e := range entries {
 		k := e.key()
 		if _, ok := byKey[k]; !ok {
@@ -120,7 +120,7 @@ func Plan(entries []*Entry, blocked func(key) bool, max int) []*Group {
 }
 
 // fold builds the group at the head of one record's open entries.
-func fold(k key, es []*Entry) *Group {
+func fold(k RecordKey, es []*Entry) *Group {
 	run := es
 	if es[0].State == StatePending {
 		n := 0

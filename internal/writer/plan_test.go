@@ -102,7 +102,7 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			gs := Plan(tc.entries, func(k key) bool { return tc.blocked[k.Row] }, tc.max)
+			gs := Plan(tc.entries, func(k RecordKey) bool { return tc.blocked[k.Row] }, tc.max)
 			if len(gs) != len(tc.want) {
 				t.Fatalf("got %d groups, want %d", len(gs), len(tc.want))
 			}

@@ -506,3 +506,29 @@ func TestPendingCreatesLookups(t *testing.T) {
 		t.Errorf("lookups %d (want 2 listings + 40), create requests %d (want 0)", st.Finds, st.Requests)
 	}
 }
+
+// A delete committed while the row's create is in flight waits for the new
+// id (found through the insert's log row, the table row being gone).
+func TestDeleteWaitsForInsertID(t *testing.T) {
+	e := newEnv(t, contactObject())
+	f := newFake()
+	row, li := e.insert("contact", map[string]any{"LastName": "Short-lived"})
+	var ld int64
+	f.hook = func(op upstream.Op, n int) {
+		if op == upstream.OpCreate && ld == 0 {
+			ld = e.delete("contact", row)
+		}
+	}
+	e.startWriter(Config{Provider: f})
+	e.waitDone(10 * time.Second)
+	ins := e.logEntry(li)
+	if ins.State != "succeeded" || ins.APIID == "" {
+		t.Fatalf("insert %+v", ins)
+	}
+	if l := e.logEntry(ld); l.State != "succeeded" || l.APIID != ins.APIID || l.Result != 204 {
+		t.Errorf("delete %+v", l)
+	}
+	if _, ok := f.get("Contact", ins.APIID); ok {
+		t.Errorf("record still exists")
+	}
+}

@@ -94,7 +94,7 @@ type Writer struct {
 	tables       map[string]*schema.Table
 	tablesLoaded time.Time
 
-	notBefore  map[key]time.Time // per-record backoff after a transient per-record failure
+	notBefore  map[RecordKey]time.Time // per-record backoff after a transient per-record failure
 	failures   int               // consecutive whole-request transient failures
 	pauses     int               // consecutive auth/quota pauses
 	resumeAt   time.Time         // no sends before this (backoff or pause)
@@ -145,7 +145,7 @@ func New(cfg Config) *Writer {
 		cfg:       cfg,
 		log:       cfg.Logger.With().Str("component", "writer").Logger(),
 		logTable:  schema.QuoteIdent(cfg.Schema) + "._sync_write_log",
-		notBefore: map[key]time.Time{},
+		notBefore: map[RecordKey]time.Time{},
 	}
 }
 
@@ -307,7 +307,7 @@ func (w *Writer) cycle(ctx context.Context) error {
 		}
 	}
 	var earliest time.Time
-	groups := Plan(entries, func(k key) bool {
+	groups := Plan(entries, func(k RecordKey) bool {
 		t, ok := w.notBefore[k]
 		if ok && (earliest.IsZero() || t.Before(earliest)) {
 			earliest = t

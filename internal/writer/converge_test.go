@@ -386,6 +386,9 @@ func TestConvergence(t *testing.T) {
 	for _, x := range d {
 		t.Error(x)
 	}
+	if len(d) > 0 {
+		s.dumpHistory(d)
+	}
 	var logged int
 	_ = s.pool.QueryRow(s.ctx, `SELECT count(*) FROM salesforce._sync_write_log`).Scan(&logged)
 	if logged != appChanges {
@@ -410,11 +413,19 @@ func TestConvergence(t *testing.T) {
 		keys, st.Requests, st.Records, float64(st.Records)/float64(max(st.Requests, 1)))
 	// the comparison itself can fail: a row changed behind everyone's back shows up
 	stopFetcher()
-	if err := s.guard.Tx(s.ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(s.ctx, `UPDATE salesforce.contact SET title = 'tampered' WHERE _sync_row_id = (SELECT min(_sync_row_id) FROM salesforce.contact)`)
-		return err
-	}); err != nil {
-		t.Fatal(err)
+	// (the fetcher was stopped mid-transaction: its origin session may take a moment to end)
+	for try := 0; ; try++ {
+		err := s.guard.Tx(s.ctx, func(tx pgx.Tx) error {
+			_, err := tx.Exec(s.ctx, `UPDATE salesforce.contact SET title = 'tampered' WHERE _sync_row_id = (SELECT min(_sync_row_id) FROM salesforce.contact)`)
+			return err
+		})
+		if err == nil {
+			break
+		}
+		if try == 50 {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if d, _ := s.diff(s.ctx); len(d) != 1 || !strings.Contains(d[0], "Title: table tampered") {
 		t.Errorf("the comparison missed a tampered row: %v", d)
@@ -429,4 +440,35 @@ func TestConvergence(t *testing.T) {
 		}
 	}
 	frows.Close()
+}
+
+// dumpHistory logs the write-log rows of the records named in diffs, to
+// tell a write-back problem from a fetch problem.
+func (s *simEnv) dumpHistory(diffs []string) {
+	for _, d := range diffs {
+		parts := strings.Fields(d)
+		if len(parts) < 2 {
+			continue
+		}
+		table, id := parts[0], strings.SplitN(parts[1], ".", 2)[0]
+		rows, err := s.pool.Query(s.ctx, `SELECT l.id, l.action, l.state, coalesce(l.api_message, ''), coalesce(l."values"::text, ''),
+			l.committed_at, l.updated_at FROM salesforce._sync_write_log l
+			WHERE l.table_name = $1 AND (l.api_id = $2 OR l.row_id = (SELECT _sync_row_id FROM `+s.tables[table].QualifiedName()+` WHERE id = $2)) ORDER BY l.id`, table, id)
+		if err != nil {
+			s.t.Logf("history of %s: %v", id, err)
+			continue
+		}
+		for rows.Next() {
+			var lid int64
+			var action, state, msg, vals string
+			var committed, updated time.Time
+			_ = rows.Scan(&lid, &action, &state, &msg, &vals, &committed, &updated)
+			s.t.Logf("  %s %s log %d %s %s %q values %s committed %s done %s", table, id, lid, action, state, msg, vals,
+				committed.Format("15:04:05.000"), updated.Format("15:04:05.000"))
+		}
+		rows.Close()
+		if r, ok := s.srv.Get(s.tables[table].Object, id); ok {
+			s.t.Logf("  simulator: SystemModstamp %v LastModifiedById %v", r["SystemModstamp"], r["LastModifiedById"])
+		}
+	}
 }

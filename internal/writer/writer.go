@@ -95,11 +95,11 @@ type Writer struct {
 	tablesLoaded time.Time
 
 	notBefore  map[RecordKey]time.Time // per-record backoff after a transient per-record failure
-	failures   int               // consecutive whole-request transient failures
-	pauses     int               // consecutive auth/quota pauses
-	resumeAt   time.Time         // no sends before this (backoff or pause)
-	quietUntil time.Time         // nothing sendable: wait for new rows or this moment
-	seenMax    int64             // highest log id read by the last cycle
+	failures   int                     // consecutive whole-request transient failures
+	pauses     int                     // consecutive auth/quota pauses
+	resumeAt   time.Time               // no sends before this (backoff or pause)
+	quietUntil time.Time               // nothing sendable: wait for new rows or this moment
+	seenMax    int64                   // highest log id read by the last cycle
 	lastHealth health.Status
 
 	mu    sync.Mutex
@@ -279,6 +279,8 @@ type prepared struct {
 	message string
 	apiID   string
 	folded  string // message for folded entries when state is succeeded/skipped
+
+	recorded bool // the outcome is in the log
 }
 
 func (p *prepared) finish(s State, result int, message string) {
@@ -355,12 +357,13 @@ func (w *Writer) cycle(ctx context.Context) error {
 		return err
 	}
 	// From here every claimed row must get its outcome recorded, even on shutdown.
-	stop := w.findCreated(ctx, preps)
-	if stop == nil {
-		stop = w.sendAll(ctx, preps)
-	}
+	// Outcomes are recorded even when ctx ends meanwhile (shutdown).
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	stop := w.findCreated(ctx, preps)
+	if stop == nil {
+		stop = w.sendAll(ctx, fctx, preps)
+	}
 	if err := w.finalize(fctx, preps); err != nil {
 		return err
 	}
@@ -634,8 +637,10 @@ func uncertainIDs(preps []*prepared) []int64 {
 }
 
 // sendAll sends the undecided groups, one request per object and operation
-// (at most MaxBatch records each).
-func (w *Writer) sendAll(ctx context.Context, preps []*prepared) error {
+// (at most MaxBatch records each), and records each request's outcomes as
+// soon as it is answered: while a row is pending the fetcher keeps its
+// columns, so it must not stay pending longer than its write.
+func (w *Writer) sendAll(ctx, fctx context.Context, preps []*prepared) error {
 	type bucket struct {
 		object string
 		op     upstream.Op
@@ -663,7 +668,11 @@ func (w *Writer) sendAll(ctx context.Context, preps []*prepared) error {
 	for _, b := range buckets {
 		for i := 0; i < len(b.ps); i += maxBatch {
 			chunk := b.ps[i:min(i+maxBatch, len(b.ps))]
-			if err := w.write(ctx, b.object, b.op, chunk); err != nil {
+			err := w.write(ctx, b.object, b.op, chunk)
+			if ferr := w.finalize(fctx, chunk); ferr != nil {
+				return ferr
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -855,6 +864,13 @@ func (w *Writer) finalize(ctx context.Context, preps []*prepared) error {
 	}
 	idWrites := map[*schema.Table]*idWrite{}
 	counts := map[State]int{}
+	var todo []*prepared
+	for _, p := range preps {
+		if !p.recorded {
+			todo = append(todo, p)
+		}
+	}
+	preps = todo
 	for _, p := range preps {
 		if !p.decided {
 			// claimed but not sent this cycle (an earlier request stopped the cycle)
@@ -957,6 +973,9 @@ func (w *Writer) finalize(ctx context.Context, preps []*prepared) error {
 	}
 	if err != nil {
 		return err
+	}
+	for _, p := range preps {
+		p.recorded = true
 	}
 	for s, n := range counts {
 		switch s {

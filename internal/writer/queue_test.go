@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tether-sync/tether/internal/health"
+	"github.com/tether-sync/tether/internal/metrics"
 	"github.com/tether-sync/tether/upstream"
 )
 
@@ -531,4 +532,50 @@ func TestDeleteWaitsForInsertID(t *testing.T) {
 	if _, ok := f.get("Contact", ins.APIID); ok {
 		t.Errorf("record still exists")
 	}
+}
+
+// Outcomes are counted in the metrics; MaxAttempts ends endless transient failures.
+func TestMetricsAndMaxAttempts(t *testing.T) {
+	e := newEnv(t, contactObject())
+	f := newFake()
+	f.records["Contact"] = map[string]map[string]any{"003M": {"LastName": "M"}}
+	var row int64
+	if err := e.pool.QueryRow(e.ctx, `INSERT INTO `+e.q("contact")+` (id, last_name) VALUES ('003M', 'M') RETURNING _sync_row_id`).Scan(&row); err != nil {
+		t.Fatal(err)
+	}
+	f.locks["003M"] = 1000
+	m := metrics.New()
+	e.insert("contact", map[string]any{"LastName": "One"})
+	e.insert("contact", map[string]any{"FirstName": "NoLastName"})
+	lu := e.update("contact", row, map[string]any{"FirstName": "x"})
+	e.startWriter(Config{Provider: f, Metrics: m, MaxAttempts: 3})
+	e.waitDone(10 * time.Second)
+	if l := e.logEntry(lu); l.State != "failed" || l.Attempts != 3 || !strings.Contains(l.Message, "gave up after 3 attempts: UNABLE_TO_LOCK_ROW") {
+		t.Errorf("locked forever: %+v", l)
+	}
+	for outcome, want := range map[string]float64{"succeeded": 1, "failed": 2, "retried": 2} {
+		if got := counterValue(t, m, "tether_writes_total", "outcome", outcome); got != want {
+			t.Errorf("writes{outcome=%s} = %v, want %v", outcome, got, want)
+		}
+	}
+}
+
+func counterValue(t *testing.T, m *metrics.Metrics, name, label, value string) float64 {
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			for _, l := range mt.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return mt.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -992,13 +991,20 @@ func (w *Writer) finalize(ctx context.Context, preps []*prepared) error {
 }
 
 func (w *Writer) logOutcomes(preps []*prepared) {
-	var failed []string
+	// Provider messages may quote field values: log ids only; the messages
+	// are in the log table.
+	var ids []int64
+	n := 0
 	for _, p := range preps {
-		if p.state == StateFailed && len(failed) < 5 {
-			failed = append(failed, fmt.Sprintf("%d: %s", p.g.Survivor.ID, p.message))
+		if p.state == StateFailed {
+			n++
+			if len(ids) < 10 {
+				ids = append(ids, p.g.Survivor.ID)
+			}
 		}
 	}
-	if len(failed) > 0 {
-		w.log.Warn().Str("examples", strings.Join(failed, " | ")).Msg("some changes were refused")
+	if n > 0 {
+		w.log.Warn().Int("failed", n).Ints64("log_ids", ids).
+			Msg("changes refused; see api_result and api_message in _sync_write_log")
 	}
 }

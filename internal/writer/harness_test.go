@@ -38,6 +38,12 @@ type env struct {
 
 func newEnv(t testing.TB, objects ...*upstream.Object) *env {
 	t.Helper()
+	return newEnvMode(t, "", objects...)
+}
+
+// newEnvMode is newEnv with the echo guard's mode (origin or message; "" picks).
+func newEnvMode(t testing.TB, mode replication.EchoMode, objects ...*upstream.Object) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	dsn := pgtest.NewDB(t)
@@ -62,7 +68,7 @@ func newEnv(t testing.TB, objects ...*upstream.Object) *env {
 		}
 		e.tables[tb.Name] = tb
 	}
-	e.guard, err = replication.NewEchoGuard(ctx, pool, "tether", "")
+	e.guard, err = replication.NewEchoGuard(ctx, pool, "tether", mode)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ type simEnv struct {
 type simOptions struct {
 	capture bool
 	limit   ratelimit.Config
+	echo    replication.EchoMode
 }
 
 // invoiceObject has the field types the standard objects lack (multipicklist,
@@ -49,7 +50,7 @@ var invoiceObject = sim.CustomObject{Name: "Invoice__c", Label: "Invoice", Field
 
 func newSimEnv(t testing.TB, o simOptions) *simEnv {
 	t.Helper()
-	e := newEnv(t)
+	e := newEnvMode(t, o.echo)
 	srv := sim.New(sim.Options{RandSeed: 1})
 	if _, err := srv.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -434,5 +435,26 @@ func TestPauseAndResumeWithSimulator(t *testing.T) {
 	counts := liveBy(s.srv, "Contact", "LastName")
 	if counts["DuringRevoke"] != 1 || counts["DuringQuota"] != 1 {
 		t.Errorf("records: revoke %d, quota %d", counts["DuringRevoke"], counts["DuringQuota"])
+	}
+}
+
+// With the message-marker echo guard (a role without replication origins),
+// the ids written back are not captured either.
+func TestEchoMessageMode(t *testing.T) {
+	s := newSimEnv(t, simOptions{capture: true, echo: replication.EchoMessage})
+	if s.guard.Mode() != replication.EchoMessage {
+		t.Fatalf("guard mode %s", s.guard.Mode())
+	}
+	s.startWriter(Config{Provider: s.client})
+	s.exec(`INSERT INTO salesforce.contact (last_name) SELECT 'M' || i FROM generate_series(1, 3) i`)
+	s.exec(`UPDATE salesforce.contact SET title = 'x' WHERE last_name = 'M1'`)
+	s.waitLogged(4)
+	s.waitDone(20 * time.Second)
+	time.Sleep(300 * time.Millisecond) // give capture time to (wrongly) log the id write-back
+	if n := str(s.scalar(`SELECT count(*) FROM salesforce._sync_write_log`)); n != "4" {
+		t.Errorf("%s log rows, want 4", n)
+	}
+	if n := str(s.scalar(`SELECT count(*) FROM salesforce.contact WHERE id IS NULL`)); n != "0" {
+		t.Errorf("%s rows without id", n)
 	}
 }

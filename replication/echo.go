@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -121,13 +122,34 @@ func (g *EchoGuard) originConn(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("echo guard connect: %w", err)
 	}
-	if _, err := conn.Exec(ctx, "SELECT pg_replication_origin_session_setup($1)", g.origin); err != nil {
-		_ = conn.Close(ctx)
+	// After a transaction was cut off (its context ended), the previous
+	// session's backend may hold the origin until it notices that its client
+	// is gone: wait for it (object_in_use) rather than fail.
+	deadline := time.Now().Add(originBusyWait)
+	for {
+		_, err = conn.Exec(ctx, "SELECT pg_replication_origin_session_setup($1)", g.origin)
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55006" || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+			continue
+		}
+		break
+	}
+	if err != nil {
+		_ = conn.Close(context.Background())
 		return nil, fmt.Errorf("set up replication origin %q for this session: %w", g.origin, err)
 	}
 	g.conn = conn
 	return conn, nil
 }
+
+// originBusyWait bounds the wait for a previous session to release the origin.
+const originBusyWait = 15 * time.Second
 
 // Close releases the dedicated connection.
 func (g *EchoGuard) Close() {

@@ -107,3 +107,30 @@ func TestCaptureLateMarker(t *testing.T) {
 		}
 	}
 }
+
+// TestEchoGuardAfterCancelledTx: a guarded transaction cut off by its context
+// leaves the origin held by a dying backend for a moment; the next guarded
+// transaction waits for it instead of failing with "already active".
+func TestEchoGuardAfterCancelledTx(t *testing.T) {
+	d := newTestDB(t)
+	ctx := context.Background()
+	guard, err := NewEchoGuard(ctx, d.pool, "tether", EchoOrigin)
+	must(t, err)
+	defer guard.Close()
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	err = guard.Tx(short, func(tx pgx.Tx) error {
+		_, err := tx.Exec(short, "SELECT pg_sleep(1)")
+		return err
+	})
+	if err == nil {
+		t.Fatal("the cut-off transaction succeeded")
+	}
+	err = guard.Tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO "+d.cfg.qualified("contact")+" (id, last_name) VALUES ('003000000000001AAA', 'After')")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("guarded transaction after a cancelled one: %v", err)
+	}
+}

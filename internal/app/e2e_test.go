@@ -285,6 +285,14 @@ func TestEndToEndUnderLeastPrivilegedRole(t *testing.T) {
 				t.Fatalf("write log has %d rows after a fetch; tether's own writes were echoed", n)
 			}
 
+			// /metrics shows what happened.
+			metricsBody := h.get("/metrics")
+			for _, want := range []string{"tether_changes_captured_total 3", `tether_writes_total{outcome="succeeded"} 3`, `tether_api_requests_total{`, "tether_leader 1", `tether_backfill_records{kind="done",table="contact"}`} {
+				if !strings.Contains(metricsBody, want) {
+					t.Errorf("/metrics lacks %q", want)
+				}
+			}
+
 			h.stop()
 			creds := h.srv.Credentials()
 			logs := h.logs.String()
@@ -331,6 +339,16 @@ func (h *harness) httpAddr() string {
 		return addr != "", ""
 	})
 	return addr
+}
+
+func (h *harness) get(path string) string {
+	resp, err := http.Get("http://" + h.httpAddr() + path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 func getHealth(t *testing.T, addr string) (int, string) {

@@ -146,6 +146,7 @@ func (e *Env) Run(ctx context.Context, opts RunOptions) error {
 	defer guard.Close()
 	store.Report(ctx, health.Fetcher, health.Healthy, "")
 	go status.RecordUsage(runCtx, e.Pool, e.Cfg.Schema, 30*time.Second, p.Usage)
+	go e.exportStatus(runCtx, 15*time.Second)
 	log.Info().Int("tables", len(res.Tables)).Str("echo_mode", string(res.EchoMode)).Msg("setup done")
 
 	if err := replication.Preflight(runCtx, e.Pool, e.ReplicationConfig()); err != nil {
@@ -201,6 +202,23 @@ func (e *Env) Run(ctx context.Context, opts RunOptions) error {
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// exportStatus refreshes the gauges that come from the database (write-log
+// counts by state, backfill progress) every interval until ctx ends.
+func (e *Env) exportStatus(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if rep, err := status.Collect(ctx, e.Pool, e.Cfg.Schema); err == nil {
+			rep.Export(e.Metrics)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func isUpstream(err error) bool {

@@ -112,7 +112,14 @@ type ReadRequest struct {
 	After          Cursor   // only records strictly after this (zero: all)
 	IncludeDeleted bool     // also return soft-deleted records (Deleted reports them)
 	PageSize       int      // hint; the provider may cap it
+	// IDs, when set, reads only these records (at most MaxReadIDs) and
+	// ignores After: a record not returned no longer exists (or is not
+	// readable).
+	IDs []string
 }
+
+// MaxReadIDs is the most ids one ReadRequest may name.
+const MaxReadIDs = 200
 
 // Page is one page of a read, ordered by (stamp, id).
 type Page struct {

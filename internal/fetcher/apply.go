@@ -219,6 +219,7 @@ func protectedSQL(t *table) string {
 func mergeSQL(t *table, touch bool) string {
 	stage := pgx.Identifier{stageName}.Sanitize()
 	var set, cmpT, cmpS, excl []string
+	held := []string{"p.del"}
 	for _, c := range t.Cols {
 		if c.Name == "id" {
 			continue
@@ -226,6 +227,7 @@ func mergeSQL(t *table, touch bool) string {
 		q := pgx.Identifier{c.Name}.Sanitize()
 		lit := "'" + strings.ReplaceAll(c.Name, "'", "''") + "'"
 		set = append(set, fmt.Sprintf("%s = CASE WHEN p.cols @> ARRAY[%s]::text[] THEN t.%s ELSE s.%s END", q, lit, q, q))
+		held = append(held, fmt.Sprintf("(p.cols @> ARRAY[%s]::text[] AND t.%s IS DISTINCT FROM s.%s)", lit, q, q))
 		cmpT = append(cmpT, "t."+q)
 		cmpS = append(cmpS, "s."+q)
 		excl = append(excl, q+" = excluded."+q)
@@ -242,6 +244,15 @@ upd AS (
 	  FROM ` + stage + ` s LEFT JOIN prot p ON p.id = s.id
 	 WHERE t.id = s.id AND p.del IS NOT TRUE` + changed + `
 	RETURNING 1),
+held AS (
+	-- Upstream differs where an unsent local change kept the local value:
+	-- read the record again once its log entries are done (readAgainTurn).
+	INSERT INTO ` + t.sys("_sync_refetch") + ` (table_name, record_id)
+	SELECT $1, s.id FROM ` + stage + ` s JOIN prot p ON p.id = s.id
+	  LEFT JOIN ` + t.qualified() + ` t ON t.id = s.id
+	 WHERE ` + strings.Join(held, " OR ") + `
+	ON CONFLICT DO NOTHING
+	RETURNING 1),
 ins AS (
 	INSERT INTO ` + t.qualified() + ` AS t (` + t.quotedList("") + `, _sync_updated_at)
 	SELECT ` + t.quotedList("s.") + `, now() FROM ` + stage + ` s
@@ -250,6 +261,36 @@ ins AS (
 	ON CONFLICT (id) DO UPDATE SET ` + strings.Join(excl, ", ") + `
 	RETURNING 1)
 SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM ins)`
+}
+
+// readyToReadAgain lists up to limit records of t noted in _sync_refetch
+// whose local changes are all done, oldest first.
+func readyToReadAgain(ctx context.Context, tx pgx.Tx, t *table, limit int) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT r.record_id FROM `+t.sys("_sync_refetch")+` r
+	 WHERE r.table_name = $1
+	   AND NOT EXISTS (SELECT 1 FROM `+t.sys("_sync_write_log")+` l
+	                     LEFT JOIN `+t.qualified()+` tg ON tg._sync_row_id = l.row_id
+	                    WHERE l.table_name = $1 AND l.state IN ('new', 'pending')
+	                      AND coalesce(tg.id, l.api_id, l.record->>'id') = r.record_id)
+	 ORDER BY r.noted_at, r.record_id
+	 LIMIT $2`, t.Name, limit)
+	if err != nil {
+		return nil, fmt.Errorf("records of %s to read again: %w", t.Name, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("records of %s to read again: %w", t.Name, err)
+	}
+	return ids, nil
+}
+
+// forgetReadAgain removes records from _sync_refetch.
+func forgetReadAgain(ctx context.Context, tx pgx.Tx, t *table, ids []string) error {
+	_, err := tx.Exec(ctx, `DELETE FROM `+t.sys("_sync_refetch")+` WHERE table_name = $1 AND record_id = ANY($2)`, t.Name, ids)
+	if err != nil {
+		return fmt.Errorf("forget records of %s read again: %w", t.Name, err)
+	}
+	return nil
 }
 
 // deleteIDs removes the rows of the given record ids. A delete upstream wins

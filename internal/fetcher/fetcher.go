@@ -483,6 +483,11 @@ func (f *Fetcher) pollTurn(ctx context.Context, r *tableRun, st tableState) (str
 	if r.next == "" && !t.noDeletes && !time.Now().Before(r.deletedDueAt) {
 		return f.deletedTurn(ctx, r, st)
 	}
+	if r.next == "" {
+		if msg, done, err := f.readAgainTurn(ctx, r); done || err != nil {
+			return msg, err
+		}
+	}
 	var page *upstream.Page
 	var err error
 	if r.next != "" {
@@ -553,6 +558,60 @@ func (f *Fetcher) pollTurn(ctx context.Context, r *tableRun, st tableState) (str
 		r.dueAt = time.Now().Add(f.cfg.PollInterval)
 	}
 	return "in sync", nil
+}
+
+// readAgainTurn reads again, by id, records whose upstream values a fetch
+// did not apply because unsent local changes protected those columns, once
+// those changes are done: upstream may have changed them after our write, and
+// its cursor has already moved past them. done reports whether it used this
+// turn (it made a request).
+func (f *Fetcher) readAgainTurn(ctx context.Context, r *tableRun) (msg string, done bool, err error) {
+	t := r.t
+	var ids []string
+	err = f.cfg.Guard.Tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		ids, err = readyToReadAgain(ctx, tx, t, upstream.MaxReadIDs)
+		return err
+	})
+	if err != nil || len(ids) == 0 {
+		return "", false, err
+	}
+	page, err := f.cfg.Provider.Read(ctx, upstream.ReadRequest{
+		Object: t.Object, Fields: t.fields(), IDs: ids, IncludeDeleted: true, PageSize: f.cfg.PageSize,
+	})
+	if err != nil {
+		return "", true, fmt.Errorf("read %d records of %s again: %w", len(ids), t.Object, err)
+	}
+	live := make([]upstream.Record, 0, len(page.Records))
+	var gone []string
+	for i, rec := range page.Records {
+		if i < len(page.Deleted) && page.Deleted[i] {
+			gone = append(gone, rec.ID())
+			continue
+		}
+		live = append(live, rec)
+	}
+	var res applyResult
+	err = f.cfg.Guard.Tx(ctx, func(tx pgx.Tx) error {
+		// Forget first: if a new local change protects a column again, the
+		// merge notes the record anew.
+		if err := forgetReadAgain(ctx, tx, t, ids); err != nil {
+			return err
+		}
+		var err error
+		if res, err = upsertRecords(ctx, tx, t, live, false); err != nil {
+			return err
+		}
+		res.Deleted, err = deleteIDs(ctx, tx, t, gone)
+		return err
+	})
+	if err != nil {
+		return "", true, err
+	}
+	f.warn(t, res.Warnings)
+	f.log.Debug().Str("table", t.Name).Int("records", len(ids)).Int64("updated", res.Updated).
+		Msg("read again records whose local changes are done")
+	return "in sync", true, nil
 }
 
 // deletedTurn reads hard (and soft) deletes since the stored point and

@@ -722,3 +722,57 @@ func TestObjectPreparedLater(t *testing.T) {
 		t.Error(d)
 	}
 }
+
+// TestProtectedChangeIsReadAgain: another user changes a field while tether's
+// own change of that record is still unsent, so the fetch keeps the local
+// value. Once the local change is done, the record is read again and
+// Salesforce's current value wins, with no further change in Salesforce to
+// trigger it (the race behind the writer's convergence test).
+func TestProtectedChangeIsReadAgain(t *testing.T) {
+	e := newSimEnv(t, 100, nil)
+	ctx := context.Background()
+	stop := running(t, e.fetcher(nil, "Contact"))
+	defer stop()
+	waitFor(t, 20*time.Second, "backfill", e.backfilled(1))
+	id := e.srv.Records("Contact")[3]["Id"].(string)
+	var rowID int64
+	if err := e.pool.QueryRow(ctx, "UPDATE salesforce.contact SET title = 'Local title' WHERE id = $1 RETURNING _sync_row_id", id).Scan(&rowID); err != nil {
+		t.Fatal(err)
+	}
+	e.exec(t, `INSERT INTO salesforce._sync_write_log (table_name, action, api_id, row_id, state, "values", commit_lsn, commit_seq, committed_at)
+		VALUES ('contact', 'update', $1, $2, 'pending', '{"title": "Local title"}', '0/10', 1, now())`, id, rowID)
+	// Our write reached Salesforce first; then another user changed the title.
+	if err := e.srv.Update("Contact", id, map[string]any{"Title": "Their title", "Department": "Their dept"}); err != nil {
+		t.Fatal(err)
+	}
+	var title, dept string
+	waitFor(t, 20*time.Second, "the remote change", func() bool {
+		_ = e.pool.QueryRow(ctx, "SELECT coalesce(title, ''), coalesce(department, '') FROM salesforce.contact WHERE id = $1", id).Scan(&title, &dept)
+		return dept == "Their dept"
+	})
+	if title != "Local title" {
+		t.Fatalf("title %q: the unsent local change was overwritten", title)
+	}
+	// Later changes move the fetch cursor well past this record's stamp, out
+	// of reach of the polls' overlap window.
+	e.srv.Advance(10 * time.Second)
+	other := e.srv.Records("Contact")[5]["Id"].(string)
+	if err := e.srv.Update("Contact", other, map[string]any{"Department": "Later"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the later change", func() bool {
+		_ = e.pool.QueryRow(ctx, "SELECT coalesce(department, '') FROM salesforce.contact WHERE id = $1", other).Scan(&dept)
+		return dept == "Later"
+	})
+	// The writer records its outcome; nothing changes in Salesforce any more.
+	e.exec(t, "UPDATE salesforce._sync_write_log SET state = 'succeeded'")
+	waitFor(t, 20*time.Second, "Salesforce's current title", func() bool {
+		_ = e.pool.QueryRow(ctx, "SELECT coalesce(title, '') FROM salesforce.contact WHERE id = $1", id).Scan(&title)
+		return title == "Their title"
+	})
+	var left int
+	_ = e.pool.QueryRow(ctx, "SELECT count(*) FROM salesforce._sync_refetch").Scan(&left)
+	if left != 0 {
+		t.Errorf("%d records still wait to be read again", left)
+	}
+}

@@ -122,7 +122,19 @@ func BuildReadQuery(req upstream.ReadRequest) (string, error) {
 	b.WriteString(strings.Join(fields, ", "))
 	b.WriteString(" FROM ")
 	b.WriteString(req.Object)
-	if !req.After.IsZero() {
+	if len(req.IDs) > 0 {
+		if len(req.IDs) > upstream.MaxReadIDs {
+			return "", fmt.Errorf("build query on %s: %d ids, at most %d", req.Object, len(req.IDs), upstream.MaxReadIDs)
+		}
+		quoted := make([]string, len(req.IDs))
+		for i, id := range req.IDs {
+			if !validName(id) || strings.ContainsAny(id, "_.") {
+				return "", fmt.Errorf("build query on %s: invalid id %q", req.Object, id)
+			}
+			quoted[i] = QuoteString(id)
+		}
+		fmt.Fprintf(&b, " WHERE Id IN (%s)", strings.Join(quoted, ", "))
+	} else if !req.After.IsZero() {
 		c := DateTimeLiteral(req.After.Stamp)
 		if req.After.ID == "" {
 			fmt.Fprintf(&b, " WHERE SystemModstamp > %s", c)

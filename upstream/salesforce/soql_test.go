@@ -77,6 +77,8 @@ func TestBuildReadQuery(t *testing.T) {
 			"SELECT Id, SystemModstamp, IsDeleted, Amount__c FROM Invoice__c ORDER BY SystemModstamp ASC, Id ASC"},
 		{"id is quoted", upstream.ReadRequest{Object: "Account", After: upstream.Cursor{Stamp: stamp, ID: "x' OR Name != '"}},
 			`SELECT Id, SystemModstamp FROM Account WHERE SystemModstamp > 2024-01-02T03:04:05Z OR (SystemModstamp = 2024-01-02T03:04:05Z AND Id > 'x\' OR Name != \'') ORDER BY SystemModstamp ASC, Id ASC`},
+		{"by ids, cursor ignored", upstream.ReadRequest{Object: "Contact", Fields: []string{"Title"}, IDs: []string{"003000000000001AAA", "003000000000002AAA"}, After: upstream.Cursor{Stamp: stamp}},
+			"SELECT Id, SystemModstamp, Title FROM Contact WHERE Id IN ('003000000000001AAA', '003000000000002AAA') ORDER BY SystemModstamp ASC, Id ASC"},
 	}
 	for _, c := range cases {
 		got, err := BuildReadQuery(c.req)
@@ -89,6 +91,7 @@ func TestBuildReadQuery(t *testing.T) {
 		}
 	}
 	for _, bad := range []upstream.ReadRequest{
+		{Object: "Contact", IDs: []string{"003' OR Name != '"}},
 		{Object: "Account; DROP"},
 		{Object: "Account", Fields: []string{"Name FROM User"}},
 		{Object: ""},

@@ -193,7 +193,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() (bool, s
 
 func (h *harness) count(sql string, args ...any) int {
 	var n int
-	if err := h.admin.QueryRow(h.ctx, sql, args...).Scan(&n); err != nil {
+	if err := h.admin.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
 		h.t.Fatalf("%s: %v", sql, err)
 	}
 	return n
@@ -366,4 +366,65 @@ func mustExec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
 	if _, err := pool.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
+}
+
+// TestShutdownLeavesNothingPending: stopping tether (SIGTERM cancels the same
+// context) while a write batch is in flight leaves no log row pending: each
+// ends written or back in new, and a restarted tether sends the rest, once.
+func TestShutdownLeavesNothingPending(t *testing.T) {
+	h := startHarness(t, 5, true, nil)
+	h.waitBackfilled("Contact")
+	h.srv.DelayNext(2*time.Second, 1000) // every request now takes 2 s
+	for i := 0; i < 5; i++ {
+		mustExec(t, h.admin, "INSERT INTO salesforce.contact (last_name) VALUES ($1)", fmt.Sprintf("Shutdown-%d", i))
+	}
+	eventually(t, 20*time.Second, "a batch in flight", func() (bool, string) {
+		n := h.count("SELECT count(*) FROM salesforce._sync_write_log WHERE state = 'pending'")
+		return n > 0, fmt.Sprintf("%d pending", n)
+	})
+	h.stop()
+	if n := h.count("SELECT count(*) FROM salesforce._sync_write_log WHERE state = 'pending'"); n != 0 {
+		t.Fatalf("%d log rows left pending after shutdown", n)
+	}
+	h.srv.DelayNext(0, 0)
+
+	// A new tether on the same database finishes the job, with no duplicate.
+	h2 := restartHarness(t, h)
+	eventually(t, 30*time.Second, "every insert written", func() (bool, string) {
+		n := h2.count("SELECT count(*) FROM salesforce._sync_write_log WHERE state = 'succeeded'")
+		return n == 5, fmt.Sprintf("%d succeeded", n)
+	})
+	seen := map[string]int{}
+	for _, r := range h.srv.Records("Contact") {
+		if ln, _ := r["LastName"].(string); strings.HasPrefix(ln, "Shutdown-") {
+			seen[ln]++
+		}
+	}
+	for i := 0; i < 5; i++ {
+		if n := seen[fmt.Sprintf("Shutdown-%d", i)]; n != 1 {
+			t.Errorf("Shutdown-%d is in Salesforce %d times", i, n)
+		}
+	}
+}
+
+// restartHarness runs a second tether on h's database and simulator.
+func restartHarness(t *testing.T, h *harness) *harness {
+	t.Helper()
+	env := &Env{Cfg: h.cfg, Log: logging.New(config.LogJSON, h.logs), Metrics: metrics.New(), Out: io.Discard}
+	ctx, cancel := context.WithCancel(context.Background())
+	h2 := &harness{t: t, ctx: ctx, srv: h.srv, env: env, logs: h.logs, cancel: cancel, done: make(chan error, 1), cfg: h.cfg, admin: h.admin}
+	ready := make(chan struct{})
+	go func() {
+		h2.done <- env.Run(ctx, RunOptions{Ready: func() { close(ready) }, WriterRetryBase: 50 * time.Millisecond, WriterRetryMax: 500 * time.Millisecond})
+	}()
+	t.Cleanup(h2.stop)
+	select {
+	case <-ready:
+	case err := <-h2.done:
+		h2.cancel = nil
+		t.Fatalf("second tether stopped early: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("second tether not ready after 60s")
+	}
+	return h2
 }

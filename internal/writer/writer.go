@@ -75,6 +75,10 @@ type Config struct {
 	// there (sent just before a crash or a dropped connection) has finished
 	// (default 10 s).
 	Settle time.Duration
+	// ShutdownGrace is how long a request already sent may take to finish
+	// once shutdown began (default 8 s, below Settle, so that a tether taking
+	// over does not look for creates that are still being answered).
+	ShutdownGrace time.Duration
 }
 
 // Stats counts what the writer has sent since it started.
@@ -130,6 +134,9 @@ func New(cfg Config) *Writer {
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = max(5*cfg.BatchSize, 1000)
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 8 * time.Second
 	}
 	if cfg.Settle <= 0 {
 		cfg.Settle = DefaultSettle
@@ -686,12 +693,25 @@ func (w *Writer) write(ctx context.Context, object string, op upstream.Op, ps []
 	for i, p := range ps {
 		changes[i] = p.change
 	}
+	if ctx.Err() != nil {
+		// Shutting down: start no new request; finalize returns these rows to new.
+		return errStop
+	}
 	w.mu.Lock()
 	w.stats.Requests++
 	w.stats.Records += int64(len(ps))
 	w.mu.Unlock()
 	start := time.Now()
-	results, err := w.cfg.Provider.Write(ctx, object, op, changes)
+	// A request once started is allowed to finish on shutdown (for at most
+	// ShutdownGrace), so that its outcome is recorded rather than unknown.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stopWatch := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(w.cfg.ShutdownGrace, cancel)
+		context.AfterFunc(wctx, func() { t.Stop() })
+	})
+	defer stopWatch()
+	results, err := w.cfg.Provider.Write(wctx, object, op, changes)
 	if err == nil && len(results) != len(ps) {
 		err = &upstream.Error{Class: upstream.Transient, Message: fmt.Sprintf("provider answered %d results for %d changes", len(results), len(ps))}
 	}
@@ -700,8 +720,8 @@ func (w *Writer) write(ctx context.Context, object string, op upstream.Op, ps []
 	}
 	if err != nil {
 		w.log.Warn().Err(err).Str("object", object).Str("op", string(op)).Int("records", len(ps)).Msg("write request failed")
-		if ctx.Err() != nil {
-			// shutdown while sending: the request may have been applied
+		if wctx.Err() != nil {
+			// cut off by shutdown while sending: the request may have been applied
 			for _, p := range ps {
 				w.unknownOutcome(p, "interrupted by shutdown while sending")
 			}

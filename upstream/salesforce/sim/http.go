@@ -140,6 +140,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		key = "other"
 	}
 	sw := &statusWriter{ResponseWriter: w}
+	received := time.Now()
 	at := s.Now()
 
 	// Faults apply to API requests (not the token endpoint).
@@ -168,7 +169,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cmu.Unlock()
 	defer func() {
 		s.cmu.Lock()
-		s.log = append(s.log, RequestEntry{At: at, Key: key, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: sw.status})
+		s.log = append(s.log, RequestEntry{At: at, Received: received, Key: key, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: sw.status})
 		if len(s.log) > 100000 {
 			s.log = append([]RequestEntry(nil), s.log[len(s.log)-50000:]...)
 		}

@@ -79,12 +79,15 @@ type Credentials struct {
 
 // RequestEntry is one served request.
 type RequestEntry struct {
-	At     time.Time `json:"at"`
-	Key    string    `json:"key"`
-	Method string    `json:"method"`
-	Path   string    `json:"path"`
-	Query  string    `json:"query,omitempty"` // the raw query string (SOQL, ids); never credentials
-	Status int       `json:"status"`          // 0: connection dropped without an answer
+	At time.Time `json:"at"` // the simulator's clock (second precision, movable)
+	// Received is the wall-clock moment the request arrived, at full
+	// precision: for checking request rates.
+	Received time.Time `json:"received"`
+	Key      string    `json:"key"`
+	Method   string    `json:"method"`
+	Path     string    `json:"path"`
+	Query    string    `json:"query,omitempty"` // the raw query string (SOQL, ids); never credentials
+	Status   int       `json:"status"`          // 0: connection dropped without an answer
 }
 
 // Server is the simulator. Its methods are safe for concurrent use.

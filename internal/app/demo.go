@@ -138,7 +138,7 @@ Try it (in another terminal):
   SELECT id, action, state, api_result, api_message FROM salesforce._sync_write_log ORDER BY id DESC LIMIT 5;
   -- 3. insert a contact and watch its Salesforce id arrive
   INSERT INTO salesforce.contact (last_name, email) VALUES ('Lovelace', 'ada@example.com');
-  SELECT _sync_row_id, id, last_name FROM salesforce.contact WHERE last_name = 'Lovelace';
+  SELECT _sync_row_id, id, last_name, email FROM salesforce.contact WHERE email = 'ada@example.com';
 
 The record as Salesforce (the simulator) holds it:
 

@@ -128,3 +128,34 @@ func TestSetupCheckStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRefusesWithoutLogicalWAL: on a PostgreSQL whose wal_level is not
+// logical, run refuses to start (exit 3) and says what to change.
+func TestRunRefusesWithoutLogicalWAL(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c, err := pgtest.Start(pgtest.Options{Settings: map[string]string{"wal_level": "replica"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := sim.New(sim.Options{Seed: 1, RandSeed: 1})
+	if _, err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	creds := srv.Credentials()
+	env := map[string]string{
+		"TETHER_DATABASE_URL":             c.DSN("postgres"),
+		"TETHER_OBJECTS":                  "Contact",
+		"TETHER_SALESFORCE_LOGIN_URL":     creds.LoginURL,
+		"TETHER_SALESFORCE_CLIENT_ID":     creds.ClientID,
+		"TETHER_SALESFORCE_CLIENT_SECRET": creds.ClientSecret,
+		"TETHER_SALESFORCE_REFRESH_TOKEN": creds.RefreshToken,
+		"TETHER_HTTP_ADDR":                "127.0.0.1:0",
+		"TETHER_LOG_FORMAT":               "json",
+	}
+	code, _, errOut := runTether(t, env, "run")
+	if code != 3 || !strings.Contains(errOut, "wal_level") {
+		t.Fatalf("run on wal_level=replica: exit %d, want 3 with a word on wal_level\n%s", code, errOut)
+	}
+}

@@ -218,6 +218,9 @@ func (e *Env) Setup(ctx context.Context, p upstream.Provider) (*SetupResult, *re
 	if err := e.Connect(ctx); err != nil {
 		return nil, nil, nil, err
 	}
+	if err := e.ServerPreflight(ctx); err != nil {
+		return nil, nil, nil, err
+	}
 	if err := e.Migrate(ctx); err != nil {
 		return nil, nil, nil, fmt.Errorf("create system tables: %w", err)
 	}
@@ -259,6 +262,30 @@ func (e *Env) Setup(ctx context.Context, p upstream.Provider) (*SetupResult, *re
 		e.Log.Info().Str("component", "setup").Msg("this role may not use replication origins; tether marks its own writes with logical messages")
 	}
 	return &SetupResult{Tables: tables, Unknown: unknown, EchoMode: guard.Mode()}, guard, f, nil
+}
+
+// ServerPreflight checks what setup cannot create: wal_level = logical and a
+// role that may replicate. It returns an error wrapping ErrPreflight that
+// says what to change.
+func (e *Env) ServerPreflight(ctx context.Context) error {
+	var level string
+	var replicate bool
+	err := e.Pool.QueryRow(ctx, `SELECT current_setting('wal_level'),
+		(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)`).Scan(&level, &replicate)
+	if err != nil {
+		return fmt.Errorf("read server settings: %w", err)
+	}
+	var problems []string
+	if level != "logical" {
+		problems = append(problems, fmt.Sprintf("wal_level is %q; tether needs logical: run ALTER SYSTEM SET wal_level = logical (or set it in postgresql.conf) and restart PostgreSQL", level))
+	}
+	if !replicate {
+		problems = append(problems, "this role may not replicate: ALTER ROLE <role> REPLICATION (see `tether setup` for every grant)")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrPreflight, strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // Grants returns the SQL a database administrator runs so that a

@@ -498,12 +498,15 @@ func TestLocalChangeSurvivesPoll(t *testing.T) {
 	stop := running(t, e.fetcher(nil, "Contact"))
 	waitFor(t, 20*time.Second, "backfill", e.backfilled(1))
 	id := e.srv.Records("Contact")[7]["Id"].(string)
+	// The log entry goes in before the row changes: a poll in between would
+	// otherwise see a row that differs from Salesforce with nothing protecting it.
 	var rowID int64
-	if err := e.pool.QueryRow(ctx, "UPDATE salesforce.contact SET title = 'Local title' WHERE id = $1 RETURNING _sync_row_id", id).Scan(&rowID); err != nil {
+	if err := e.pool.QueryRow(ctx, "SELECT _sync_row_id FROM salesforce.contact WHERE id = $1", id).Scan(&rowID); err != nil {
 		t.Fatal(err)
 	}
 	e.exec(t, `INSERT INTO salesforce._sync_write_log (table_name, action, api_id, row_id, state, "values", commit_lsn, commit_seq, committed_at)
 		VALUES ('contact', 'update', $1, $2, 'new', '{"title": "Local title"}', '0/10', 1, now())`, id, rowID)
+	e.exec(t, "UPDATE salesforce.contact SET title = 'Local title' WHERE id = $1", id)
 	if err := e.srv.Update("Contact", id, map[string]any{"Title": "Remote title", "Department": "Remote dept"}); err != nil {
 		t.Fatal(err)
 	}
@@ -744,12 +747,15 @@ func TestProtectedChangeIsReadAgain(t *testing.T) {
 	defer stop()
 	waitFor(t, 20*time.Second, "backfill", e.backfilled(1))
 	id := e.srv.Records("Contact")[3]["Id"].(string)
+	// The log entry goes in before the row changes: a poll in between would
+	// otherwise see a row that differs from Salesforce with nothing protecting it.
 	var rowID int64
-	if err := e.pool.QueryRow(ctx, "UPDATE salesforce.contact SET title = 'Local title' WHERE id = $1 RETURNING _sync_row_id", id).Scan(&rowID); err != nil {
+	if err := e.pool.QueryRow(ctx, "SELECT _sync_row_id FROM salesforce.contact WHERE id = $1", id).Scan(&rowID); err != nil {
 		t.Fatal(err)
 	}
 	e.exec(t, `INSERT INTO salesforce._sync_write_log (table_name, action, api_id, row_id, state, "values", commit_lsn, commit_seq, committed_at)
 		VALUES ('contact', 'update', $1, $2, 'pending', '{"title": "Local title"}', '0/10', 1, now())`, id, rowID)
+	e.exec(t, "UPDATE salesforce.contact SET title = 'Local title' WHERE id = $1", id)
 	// Our write reached Salesforce first; then another user changed the title.
 	if err := e.srv.Update("Contact", id, map[string]any{"Title": "Their title", "Department": "Their dept"}); err != nil {
 		t.Fatal(err)

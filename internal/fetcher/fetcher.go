@@ -509,15 +509,7 @@ func (f *Fetcher) pollTurn(ctx context.Context, r *tableRun, st tableState) (str
 	if err != nil {
 		return "", fmt.Errorf("poll %s: %w", t.Object, err)
 	}
-	live := make([]upstream.Record, 0, len(page.Records))
-	var gone []string
-	for i, rec := range page.Records {
-		if i < len(page.Deleted) && page.Deleted[i] {
-			gone = append(gone, rec.ID())
-			continue
-		}
-		live = append(live, rec)
-	}
+	live, gone := splitDeleted(page)
 	var res applyResult
 	err = f.cfg.Guard.Tx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -560,6 +552,20 @@ func (f *Fetcher) pollTurn(ctx context.Context, r *tableRun, st tableState) (str
 	return "in sync", nil
 }
 
+// splitDeleted separates a page's live records from the ids of its
+// soft-deleted ones.
+func splitDeleted(page *upstream.Page) (live []upstream.Record, gone []string) {
+	live = make([]upstream.Record, 0, len(page.Records))
+	for i, rec := range page.Records {
+		if i < len(page.Deleted) && page.Deleted[i] {
+			gone = append(gone, rec.ID())
+			continue
+		}
+		live = append(live, rec)
+	}
+	return live, gone
+}
+
 // readAgainTurn reads again, by id, records whose upstream values a fetch
 // did not apply because unsent local changes protected those columns, once
 // those changes are done: upstream may have changed them after our write, and
@@ -582,15 +588,7 @@ func (f *Fetcher) readAgainTurn(ctx context.Context, r *tableRun) (msg string, d
 	if err != nil {
 		return "", true, fmt.Errorf("read %d records of %s again: %w", len(ids), t.Object, err)
 	}
-	live := make([]upstream.Record, 0, len(page.Records))
-	var gone []string
-	for i, rec := range page.Records {
-		if i < len(page.Deleted) && page.Deleted[i] {
-			gone = append(gone, rec.ID())
-			continue
-		}
-		live = append(live, rec)
-	}
+	live, gone := splitDeleted(page)
 	var res applyResult
 	err = f.cfg.Guard.Tx(ctx, func(tx pgx.Tx) error {
 		// Forget first: if a new local change protects a column again, the

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tether-sync/tether/internal/pgtest"
+	"github.com/tether-sync/tether/internal/testdb"
 	"github.com/tether-sync/tether/replication"
 	"github.com/tether-sync/tether/schema"
 	"github.com/tether-sync/tether/upstream"
@@ -46,20 +47,7 @@ type dbEnv struct {
 func newDBEnv(t testing.TB, obj *upstream.Object) *dbEnv {
 	t.Helper()
 	ctx := context.Background()
-	dsn := pgtest.NewDB(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if err := schema.Migrate(ctx, conn, "salesforce"); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	_, pool := testdb.Migrated(t, "salesforce")
 	guard, err := replication.NewEchoGuard(ctx, pool, "tether", replication.EchoOrigin)
 	if err != nil {
 		t.Fatal(err)

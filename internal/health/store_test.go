@@ -5,35 +5,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/tether-sync/tether/internal/metrics"
 	"github.com/tether-sync/tether/internal/pgtest"
-	"github.com/tether-sync/tether/schema"
+	"github.com/tether-sync/tether/internal/testdb"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func migrated(t *testing.T, schemaName string) *pgxpool.Pool {
 	t.Helper()
-	ctx := context.Background()
-	dsn := pgtest.NewDB(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if err := schema.Migrate(ctx, conn, schemaName); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	_, pool := testdb.Migrated(t, schemaName)
 	return pool
 }
 

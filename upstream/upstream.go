@@ -239,6 +239,15 @@ type Provider interface {
 	MaxBatch() int
 }
 
+// WriteReserver is implemented by providers whose requests share a rate
+// limiter. ReserveWrite waits for a write's turn and returns a context whose
+// first request uses that turn, and a function that gives the turn back if no
+// request used it. The writer waits for its turn before it gathers a batch,
+// so that changes arriving during the wait join the batch.
+type WriteReserver interface {
+	ReserveWrite(ctx context.Context) (context.Context, func(), error)
+}
+
 // ObjectSummary is one entry of Objects.
 type ObjectSummary struct {
 	Name      string

@@ -274,8 +274,18 @@ func (l *Limiter) removeLocked(w *waiter) {
 // function that marks it finished (call it exactly once; extra calls are
 // ignored). It returns ctx.Err() if ctx ends first.
 func (l *Limiter) Acquire(ctx context.Context, p Priority) (release func(), err error) {
+	if g, ok := ctx.Value(grantKey{}).(*Grant); ok && g.l == l && g.take() {
+		return g.release, nil
+	}
+	release, _, err = l.acquire(ctx, p)
+	return release, err
+}
+
+// acquire is Acquire without grants; it also returns the start recorded in
+// the window.
+func (l *Limiter) acquire(ctx context.Context, p Priority) (release func(), started time.Time, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	start := l.now()
 	l.mu.Lock()
@@ -297,7 +307,7 @@ func (l *Limiter) Acquire(ctx context.Context, p Priority) (release func(), err 
 			l.broadcastLocked() // the next waiter may now be the head
 			l.mu.Unlock()
 			var once sync.Once
-			return func() { once.Do(l.release) }, nil
+			return func() { once.Do(l.release) }, now, nil
 		}
 		changed := l.changed
 		l.mu.Unlock()
@@ -321,7 +331,7 @@ func (l *Limiter) Acquire(ctx context.Context, p Priority) (release func(), err 
 			l.removeLocked(w)
 			l.broadcastLocked()
 			l.mu.Unlock()
-			return nil, ctx.Err()
+			return nil, time.Time{}, ctx.Err()
 		case <-changed:
 		case <-timerC:
 		}
@@ -333,6 +343,87 @@ func (l *Limiter) Acquire(ctx context.Context, p Priority) (release func(), err 
 		}
 		l.mu.Lock()
 	}
+}
+
+// Grant is a request slot taken ahead of the request that will use it (see
+// Reserve). Under a context carrying it (WithGrant), the first Acquire (of any
+// priority: a lookup the holder makes before its write must not wait behind
+// its own slot) uses the slot instead of waiting again; Cancel gives back a
+// slot no request used, and its place in the window.
+//
+// The writer uses it to wait for its turn first and only then gather the
+// changes to send, so that changes arriving during the wait join the batch.
+type Grant struct {
+	l       *Limiter
+	started time.Time
+	rel     func()
+
+	mu    sync.Mutex
+	taken bool
+	done  bool
+}
+
+type grantKey struct{}
+
+// Reserve waits for a slot of priority p, as Acquire does, and holds it.
+func (l *Limiter) Reserve(ctx context.Context, p Priority) (*Grant, error) {
+	rel, started, err := l.acquire(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &Grant{l: l, started: started, rel: rel}, nil
+}
+
+// WithGrant returns a context whose first Acquire uses g.
+func WithGrant(ctx context.Context, g *Grant) context.Context {
+	return context.WithValue(ctx, grantKey{}, g)
+}
+
+func (g *Grant) take() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.taken || g.done {
+		return false
+	}
+	g.taken = true
+	return true
+}
+
+func (g *Grant) release() {
+	g.mu.Lock()
+	if g.done {
+		g.mu.Unlock()
+		return
+	}
+	g.done = true
+	g.mu.Unlock()
+	g.rel()
+}
+
+// Cancel gives back the slot if no request took it: the concurrency slot and
+// its start in the window, as if it had never been granted. After a request
+// took it, Cancel does nothing (the request's release frees it).
+func (g *Grant) Cancel() {
+	g.mu.Lock()
+	if g.taken || g.done {
+		g.mu.Unlock()
+		return
+	}
+	g.done = true
+	g.mu.Unlock()
+	l := g.l
+	l.mu.Lock()
+	for i, t := range l.starts {
+		if t.Equal(g.started) {
+			l.starts = append(l.starts[:i], l.starts[i+1:]...)
+			break
+		}
+	}
+	if l.granted > 0 {
+		l.granted--
+	}
+	l.mu.Unlock()
+	g.rel()
 }
 
 func (l *Limiter) release() {

@@ -399,3 +399,60 @@ func TestSetDailyShare(t *testing.T) {
 		t.Fatalf("usage %d/%d", used, max)
 	}
 }
+
+// TestGrant: a reserved slot is used by the first request under its context
+// without waiting again, holds back reads meanwhile, and, if unused, is given
+// back with its place in the window.
+func TestGrant(t *testing.T) {
+	l := New(Config{AllowedRequests: 1, Period: time.Hour, MaxConcurrent: 1})
+	ctx := context.Background()
+
+	g, err := l.Reserve(ctx, Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A read cannot start while the grant holds the only slot.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	if _, err := l.Acquire(short, Read); err == nil {
+		t.Fatal("a read started while a write slot was reserved")
+	}
+	cancel()
+	// Unused, the grant gives its slot and its window start back.
+	g.Cancel()
+	rel, err := l.Acquire(ctx, Read)
+	if err != nil {
+		t.Fatalf("slot not given back by Cancel: %v", err)
+	}
+	rel()
+
+	// A used grant: the request under its context starts at once; a second
+	// request under the same context waits for the window like any other.
+	l2 := New(Config{AllowedRequests: 1, Period: time.Hour, MaxConcurrent: 1})
+	g2, err := l2.Reserve(ctx, Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gctx := WithGrant(ctx, g2)
+	done := make(chan struct{})
+	go func() {
+		rel, err := l2.Acquire(gctx, Write)
+		if err == nil {
+			rel()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("the request under the grant waited")
+	}
+	g2.Cancel() // no effect once taken
+	short2, cancel2 := context.WithTimeout(gctx, 50*time.Millisecond)
+	defer cancel2()
+	if _, err := l2.Acquire(short2, Write); err == nil {
+		t.Fatal("a second request used the same grant")
+	}
+	if st := l2.Stats(); st.InFlight != 0 {
+		t.Fatalf("in flight %d after release, want 0", st.InFlight)
+	}
+}

@@ -176,7 +176,16 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		ready, wait, err := w.ready(ctx)
 		if err == nil && ready {
-			err = w.cycle(ctx)
+			// Wait for the write's turn at the rate limiter first, then gather
+			// the batch: changes that arrive during the wait go in it too.
+			cctx, giveBack := ctx, func() {}
+			if r, ok := w.cfg.Provider.(upstream.WriteReserver); ok {
+				cctx, giveBack, err = r.ReserveWrite(ctx)
+			}
+			if err == nil {
+				err = w.cycle(cctx)
+			}
+			giveBack()
 			wait = 0
 		}
 		if err != nil {

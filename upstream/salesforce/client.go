@@ -416,6 +416,15 @@ func (c *Client) send(ctx context.Context, cl call) (*response, error) {
 	}
 }
 
+// ReserveWrite implements upstream.WriteReserver with the shared limiter.
+func (c *Client) ReserveWrite(ctx context.Context) (context.Context, func(), error) {
+	g, err := c.limiter.Reserve(ctx, ratelimit.Write)
+	if err != nil {
+		return ctx, func() {}, err
+	}
+	return ratelimit.WithGrant(ctx, g), g.Cancel, nil
+}
+
 // exchange sends one HTTP request through the limiter and reads the answer.
 func (c *Client) exchange(ctx context.Context, cl call, token string) (*response, error) {
 	began := time.Now()

@@ -146,7 +146,7 @@ func (e *Env) Run(ctx context.Context, opts RunOptions) error {
 	defer guard.Close()
 	store.Report(ctx, health.Fetcher, health.Healthy, "")
 	go status.RecordUsage(runCtx, e.Pool, e.Cfg.Schema, 30*time.Second, p.Usage)
-	go e.exportStatus(runCtx, 15*time.Second)
+	go e.exportStatus(runCtx, time.Minute)
 	log.Info().Int("tables", len(res.Tables)).Str("echo_mode", string(res.EchoMode)).Msg("setup done")
 
 	if err := replication.Preflight(runCtx, e.Pool, e.ReplicationConfig()); err != nil {

@@ -82,32 +82,27 @@ func (n *Not) String() string { return "NOT " + paren(n.Expr) }
 func (c *Comparison) String() string { return c.Field + " " + c.Op + " " + c.Value.Text }
 
 func (in *In) String() string {
-	var b strings.Builder
-	b.WriteString(in.Field)
+	op := "IN"
 	if in.Not {
-		b.WriteString(" NOT IN (")
-	} else {
-		b.WriteString(" IN (")
+		op = "NOT IN"
 	}
-	for i, v := range in.Values {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(v.Text)
-	}
-	b.WriteString(")")
-	return b.String()
+	return listString(in.Field, op, in.Values)
 }
 
 func (in *Includes) String() string {
-	var b strings.Builder
-	b.WriteString(in.Field)
+	op := "INCLUDES"
 	if in.Exclude {
-		b.WriteString(" EXCLUDES (")
-	} else {
-		b.WriteString(" INCLUDES (")
+		op = "EXCLUDES"
 	}
-	for i, v := range in.Values {
+	return listString(in.Field, op, in.Values)
+}
+
+// listString writes "field OP (v1, v2, ...)".
+func listString(field, op string, values []Literal) string {
+	var b strings.Builder
+	b.WriteString(field)
+	b.WriteString(" " + op + " (")
+	for i, v := range values {
 		if i > 0 {
 			b.WriteString(", ")
 		}

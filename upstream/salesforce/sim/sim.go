@@ -530,10 +530,27 @@ func (s *Server) Undelete(object, id string) error {
 	if r == nil || !r.deleted {
 		return fmt.Errorf("undelete %s %s: %w", object, id, ErrNotFound)
 	}
-	r.deleted = false
+	deletedAt := r.deletedAt
 	now := s.Now().Unix()
-	r.modified, r.stamp, r.modifiedBy = now, now, s.otherUser
-	o.touched(r)
+	restore := func(o *objectDef, r *record) {
+		r.deleted, r.deletedAt = false, 0
+		r.modified, r.stamp, r.modifiedBy = now, now, s.otherUser
+		o.touched(r)
+	}
+	restore(o, r)
+	// Children deleted with it come back with it.
+	for _, c := range cascades[o.Name] {
+		co := s.objects[c.child]
+		if co == nil {
+			continue
+		}
+		f := co.field(c.field)
+		for _, cr := range co.recs {
+			if cr.deleted && cr.deletedAt == deletedAt && cr.get(f.idx) == r.id {
+				restore(co, cr)
+			}
+		}
+	}
 	return nil
 }
 
@@ -717,11 +734,35 @@ func (s *Server) deleteLocked(o *objectDef, id, user string) *writeErr {
 		return errf("DELETE_FAILED", []string{}, "Users cannot be deleted")
 	}
 	now := s.Now().Unix()
+	s.softDeleteLocked(o, r, user, now)
+	// As in Salesforce, an Account's Contacts and Opportunities go to the
+	// recycle bin with it (and come back when it is undeleted).
+	for _, c := range cascades[o.Name] {
+		co := s.objects[c.child]
+		if co == nil {
+			continue
+		}
+		f := co.field(c.field)
+		for _, cr := range co.recs {
+			if !cr.deleted && cr.get(f.idx) == r.id {
+				s.softDeleteLocked(co, cr, user, now)
+			}
+		}
+	}
+	return nil
+}
+
+// cascades lists, per object, the children deleted with a record: the child
+// object and its reference field.
+var cascades = map[string][]struct{ child, field string }{
+	"Account": {{"Contact", "AccountId"}, {"Opportunity", "AccountId"}},
+}
+
+func (s *Server) softDeleteLocked(o *objectDef, r *record, user string, now int64) {
 	r.deleted, r.deletedAt = true, now
 	r.modified, r.stamp, r.modifiedBy = now, now, user
 	o.touched(r)
 	o.deletions = append(o.deletions, deletion{id: r.id, at: now})
-	return nil
 }
 
 // SeedObject adds n realistic records to an object.

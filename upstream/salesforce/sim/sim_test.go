@@ -1056,3 +1056,55 @@ func TestURITooLong(t *testing.T) {
 		t.Errorf("status %d", r.status)
 	}
 }
+
+// TestAccountDeleteCascades: as in Salesforce, deleting an Account sends its
+// Contacts and Opportunities to the recycle bin too (queryAll shows them with
+// IsDeleted, getDeleted lists them); undeleting the Account brings them back.
+func TestAccountDeleteCascades(t *testing.T) {
+	s, c := start(t, Options{Seed: 0, RandSeed: 1})
+	acct, _ := s.Create("Account", map[string]any{"Name": "Parent"})
+	other, _ := s.Create("Account", map[string]any{"Name": "Other"})
+	con, _ := s.Create("Contact", map[string]any{"LastName": "Child", "AccountId": acct})
+	opp, _ := s.Create("Opportunity", map[string]any{"Name": "Deal", "StageName": "Prospecting", "CloseDate": "2030-01-01", "AccountId": acct})
+	keep, _ := s.Create("Contact", map[string]any{"LastName": "Elsewhere", "AccountId": other})
+	if r := c.do("DELETE", "/services/data/v62.0/sobjects/Account/"+acct, nil); r.status != 204 {
+		t.Fatalf("delete account: %d %s", r.status, r.body)
+	}
+	for obj, id := range map[string]string{"Contact": con, "Opportunity": opp} {
+		var q struct {
+			Records []map[string]any `json:"records"`
+		}
+		c.do("GET", "/services/data/v62.0/queryAll?q="+url.QueryEscape("SELECT Id, IsDeleted FROM "+obj+" WHERE Id = '"+id+"'"), nil).json(t, &q)
+		if len(q.Records) != 1 || q.Records[0]["IsDeleted"] != true {
+			t.Errorf("%s of the deleted account: %v", obj, q.Records)
+		}
+		var live struct {
+			TotalSize int `json:"totalSize"`
+		}
+		c.do("GET", "/services/data/v62.0/query?q="+url.QueryEscape("SELECT Id FROM "+obj+" WHERE Id = '"+id+"'"), nil).json(t, &live)
+		if live.TotalSize != 0 {
+			t.Errorf("%s of the deleted account still answers /query", obj)
+		}
+	}
+	if rec, _ := s.Get("Contact", keep); rec["IsDeleted"] != false {
+		t.Errorf("a contact of another account was deleted: %v", rec["IsDeleted"])
+	}
+	s.Advance(2 * time.Minute)
+	var del struct {
+		DeletedRecords []map[string]any `json:"deletedRecords"`
+	}
+	now := s.Now()
+	c.do("GET", fmt.Sprintf("/services/data/v62.0/sobjects/Contact/deleted?start=%s&end=%s",
+		url.QueryEscape(now.Add(-time.Hour).Format(time.RFC3339)), url.QueryEscape(now.Format(time.RFC3339))), nil).json(t, &del)
+	if len(del.DeletedRecords) != 1 || del.DeletedRecords[0]["id"] != con {
+		t.Errorf("getDeleted of Contact: %v, want %s", del.DeletedRecords, con)
+	}
+	if err := s.Undelete("Account", acct); err != nil {
+		t.Fatal(err)
+	}
+	for obj, id := range map[string]string{"Contact": con, "Opportunity": opp} {
+		if rec, _ := s.Get(obj, id); rec["IsDeleted"] != false {
+			t.Errorf("%s not restored with its account", obj)
+		}
+	}
+}

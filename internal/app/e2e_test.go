@@ -428,3 +428,30 @@ func restartHarness(t *testing.T, h *harness) *harness {
 	}
 	return h2
 }
+
+// TestAccountDeleteCascadesBothWays: the application deletes an Account row;
+// tether deletes the record in Salesforce, Salesforce deletes its Contacts
+// with it, and tether removes those Contact rows too, without logging them as
+// application changes.
+func TestAccountDeleteCascadesBothWays(t *testing.T) {
+	h := startHarness(t, 20, true, nil)
+	h.waitBackfilled("Account", "Contact")
+	var acct string
+	var children int
+	if err := h.admin.QueryRow(h.ctx, `SELECT account_id, count(*) FROM salesforce.contact
+		WHERE account_id IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1`).Scan(&acct, &children); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, h.admin, "DELETE FROM salesforce.account WHERE id = $1", acct)
+	eventually(t, 30*time.Second, "the account's contacts leave PostgreSQL", func() (bool, string) {
+		n := h.count("SELECT count(*) FROM salesforce.contact WHERE account_id = $1", acct)
+		return n == 0, fmt.Sprintf("%d of %d contacts left", n, children)
+	})
+	rec, _ := h.srv.Get("Account", acct)
+	if rec["IsDeleted"] != true {
+		t.Fatalf("account in Salesforce: IsDeleted %v", rec["IsDeleted"])
+	}
+	if n := h.count("SELECT count(*) FROM salesforce._sync_write_log"); n != 1 {
+		t.Fatalf("write log has %d rows, want only the application's account delete", n)
+	}
+}

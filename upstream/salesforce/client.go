@@ -12,6 +12,7 @@ package salesforce
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -315,6 +316,9 @@ type call struct {
 	prio     ratelimit.Priority
 	create   bool // a non-idempotent create: retried only if surely not sent
 	noRetry  bool
+	// composite: the body is a /composite request of one GET subrequest,
+	// whose answer exchange returns as the response.
+	composite bool
 }
 
 // response is a completed exchange.
@@ -481,7 +485,21 @@ func (c *Client) exchange(ctx context.Context, cl call, token string) (*response
 		c.limiter.SetDailyUsage(used, max)
 		c.metrics.Usage(used, max)
 	}
-	return &response{status: res.StatusCode, header: res.Header, body: data}, nil
+	out := &response{status: res.StatusCode, header: res.Header, body: data}
+	if cl.composite && out.status == http.StatusOK {
+		// One subrequest: answer as if it had been sent alone.
+		var cr struct {
+			Responses []struct {
+				Body   json.RawMessage `json:"body"`
+				Status int             `json:"httpStatusCode"`
+			} `json:"compositeResponse"`
+		}
+		if err := json.Unmarshal(data, &cr); err != nil || len(cr.Responses) != 1 {
+			return nil, &upstream.Error{Class: upstream.Transient, Status: out.status, Message: "unreadable composite response"}
+		}
+		out.status, out.body = cr.Responses[0].Status, cr.Responses[0].Body
+	}
+	return out, nil
 }
 
 // networkError classifies a failed exchange. A create whose request was

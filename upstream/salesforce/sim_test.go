@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -610,5 +612,53 @@ func TestSimReadUserWithoutIsDeleted(t *testing.T) {
 		if d {
 			t.Fatalf("user %d reported deleted", i)
 		}
+	}
+}
+
+// TestSimWideObjectQueriesThroughComposite: an object with so many fields that
+// its query would exceed Salesforce's 16,384-byte URI limit (414) is read
+// through a /composite request instead, with the same records, paging and
+// error reporting.
+func TestSimWideObjectQueriesThroughComposite(t *testing.T) {
+	e := start(t, 0, nil, nil)
+	ctx := context.Background()
+	var fields []sim.CustomField
+	var names []string
+	for i := 0; i < 450; i++ {
+		n := fmt.Sprintf("Quarterly_Revenue_Forecast_Region_%03d__c", i)
+		fields = append(fields, sim.CustomField{Name: n, Type: "string", Length: 40})
+		names = append(names, n)
+	}
+	if err := e.srv.AddCustomObject(sim.CustomObject{Name: "Wide__c", Fields: fields}); err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := salesforce.BuildReadQuery(upstream.ReadRequest{Object: "Wide__c", Fields: names}); len(url.QueryEscape(q)) < 16384 {
+		t.Fatalf("the test object is not wide enough: %d bytes", len(url.QueryEscape(q)))
+	}
+	for i := 0; i < 250; i++ {
+		if _, err := e.srv.Create("Wide__c", map[string]any{"Name": fmt.Sprintf("W-%d", i), names[7]: fmt.Sprintf("v%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.srv.ResetRequests()
+	page, err := e.c.Read(ctx, upstream.ReadRequest{Object: "Wide__c", Fields: names, PageSize: 200})
+	if err != nil {
+		t.Fatalf("read a wide object: %v", err)
+	}
+	if len(page.Records) != 200 || page.Next == "" || page.Records[0][names[7]] != "v0" {
+		t.Fatalf("first page: %d records, next %q, %v", len(page.Records), page.Next, page.Records[0][names[7]])
+	}
+	next, err := e.c.ReadNext(ctx, "Wide__c", page.Next)
+	if err != nil || len(next.Records) != 50 {
+		t.Fatalf("second page: %v, %v", err, next)
+	}
+	if n := e.srv.Requests()["composite"]; n != 1 {
+		t.Errorf("%d composite requests, want 1 (requests: %v)", n, e.srv.Requests())
+	}
+	// An error inside the subrequest is reported as Salesforce's error.
+	_, err = e.c.Read(ctx, upstream.ReadRequest{Object: "Wide__c", Fields: append(names, "Nope__c")})
+	var ue *upstream.Error
+	if !errors.As(err, &ue) || ue.Code != "INVALID_FIELD" || ue.Class != upstream.Permanent {
+		t.Fatalf("bad field through composite: %v", err)
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -115,6 +118,8 @@ func route(method, path string) (key, ver, rest string, write bool) {
 		return "queryMore", ver, rest, false
 	case parts[0] == "composite" && len(parts) == 3 && parts[1] == "sobjects":
 		return "composite:retrieve", ver, rest, false
+	case rest == "/composite":
+		return "composite", ver, rest, false
 	case rest == "/composite/sobjects":
 		return "composite:" + method, ver, rest, method != http.MethodGet
 	case parts[0] == "sobjects" && len(parts) == 3 && parts[2] == "describe":
@@ -280,9 +285,15 @@ func (s *Server) serveAPI(w *statusWriter, r *http.Request, key, ver, rest strin
 	s.countUsageLocked()
 	w.Header().Set("Sforce-Limit-Info", fmt.Sprintf("api-usage=%d/%d", s.usedLocked(), s.dailyMax))
 	s.cmu.Unlock()
+	s.dispatch(w, r, key, ver, rest)
+}
 
+// dispatch answers an authenticated, counted API request.
+func (s *Server) dispatch(w *statusWriter, r *http.Request, key, ver, rest string) {
 	parts := strings.Split(strings.TrimPrefix(rest, "/"), "/")
 	switch {
+	case key == "composite":
+		s.handleCompositeAPI(w, r)
 	case key == "resources":
 		s.handleResources(w, ver)
 	case key == "limits":
@@ -312,6 +323,78 @@ func (s *Server) serveAPI(w *statusWriter, r *http.Request, key, ver, rest strin
 	default:
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
 	}
+}
+
+// maxSubrequests is the most subrequests one composite request may carry.
+const maxSubrequests = 25
+
+// handleCompositeAPI answers POST /composite: each subrequest is answered as
+// if it had been sent alone (one API call in all), in order. Subrequests may
+// not nest composites; references between subrequests (@{ref.field}) and
+// allOrNone rollback are not simulated.
+func (s *Server) handleCompositeAPI(w *statusWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "HTTP Method '%s' not allowed. Allowed are POST", r.Method)
+		return
+	}
+	var req struct {
+		AllOrNone bool `json:"allOrNone"`
+		Requests  []struct {
+			Method      string            `json:"method"`
+			URL         string            `json:"url"`
+			ReferenceID string            `json:"referenceId"`
+			Body        json.RawMessage   `json:"body"`
+			Headers     map[string]string `json:"httpHeaders"`
+		} `json:"compositeRequest"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		jsonParseError(w, err)
+		return
+	}
+	if len(req.Requests) == 0 || len(req.Requests) > maxSubrequests {
+		writeError(w, http.StatusBadRequest, "INVALID_BATCH_REQUEST", "A composite request must have between 1 and %d subrequests", maxSubrequests)
+		return
+	}
+	type subResponse struct {
+		Body        json.RawMessage   `json:"body"`
+		Headers     map[string]string `json:"httpHeaders"`
+		Status      int               `json:"httpStatusCode"`
+		ReferenceID string            `json:"referenceId"`
+	}
+	out := make([]subResponse, 0, len(req.Requests))
+	for _, sub := range req.Requests {
+		u, err := url.Parse(sub.URL)
+		key, ver, rest, _ := route(sub.Method, u.Path)
+		if err != nil || key == "composite" || key == "token" || key == "versions" || key == "other" || key == "userinfo" {
+			out = append(out, subResponse{Status: http.StatusBadRequest, ReferenceID: sub.ReferenceID,
+				Body: json.RawMessage(`[{"message":"The requested resource is not supported in a composite request","errorCode":"INVALID_INPUT"}]`)})
+			continue
+		}
+		var body io.Reader
+		if len(sub.Body) > 0 {
+			body = bytes.NewReader(sub.Body)
+		}
+		inner := httptest.NewRequest(sub.Method, u.String(), body).WithContext(r.Context())
+		inner.Header.Set("Authorization", r.Header.Get("Authorization"))
+		inner.Header.Set("Content-Type", "application/json")
+		for k, v := range sub.Headers {
+			inner.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		s.dispatch(&statusWriter{ResponseWriter: rec}, inner, key, ver, rest)
+		headers := map[string]string{}
+		for k := range rec.Header() {
+			if k != "Content-Type" && k != "Sforce-Limit-Info" {
+				headers[k] = rec.Header().Get(k)
+			}
+		}
+		b := bytes.TrimSpace(rec.Body.Bytes())
+		if len(b) == 0 {
+			b = []byte("null")
+		}
+		out = append(out, subResponse{Body: b, Headers: headers, Status: rec.Code, ReferenceID: sub.ReferenceID})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"compositeResponse": out})
 }
 
 func bearer(r *http.Request) string {

@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 BIN     := bin/tether
 
-.PHONY: all build deps test vet demo sim bench chaos clean fmt
+.PHONY: all build deps test vet lint demo sim bench chaos clean fmt
 
 all: build
 
@@ -13,10 +13,19 @@ build:
 deps:
 	@bash scripts/ensure-deps.sh
 
+STATICCHECK_VERSION := v0.8.2
+
+# go vet, gofmt and staticcheck (installed into bin/ at a pinned version).
+lint: vet
+
 vet:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@if [ ! -x bin/staticcheck ]; then \
+	  GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) \
+	  || echo "warning: staticcheck could not be installed; skipped"; fi
+	@if [ -x bin/staticcheck ]; then echo "staticcheck $(PKGS)"; bin/staticcheck $(PKGS); fi
 
 # Every test: unit tests, integration tests on a throwaway PostgreSQL, and the
 # jsforce conformance test against the simulator. Kept under 10 minutes on 2 cores.

@@ -149,7 +149,8 @@ func TestAcquireBadDSN(t *testing.T) {
 }
 
 func TestLockIDStable(t *testing.T) {
-	if LockID("a") == LockID("b") || LockID("a") != LockID("a") {
+	a, again := LockID("a"), LockID("a")
+	if a != again || a == LockID("b") {
 		t.Error("LockID not a stable hash")
 	}
 }

@@ -114,11 +114,10 @@ func (s *Server) pathValue(o *objectDef, r *record, p *relPath) (any, *fieldDef)
 // column is one output column of a query: a field, or a parent relationship
 // with its own columns.
 type column struct {
-	f    *fieldDef // a field of this object
-	rel  string    // relationship name (when f is nil)
-	ref  *fieldDef // the reference field followed
-	sub  []column
-	leaf string // for building: the leaf name
+	f   *fieldDef // a field of this object
+	rel string    // relationship name (when f is nil)
+	ref *fieldDef // the reference field followed
+	sub []column
 }
 
 // addColumn adds a SELECT item (a field name or dotted path) to cols.

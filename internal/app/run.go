@@ -9,6 +9,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/tether-sync/tether/internal/fetcher"
 	"github.com/tether-sync/tether/internal/health"
 	"github.com/tether-sync/tether/internal/httpserver"
 	"github.com/tether-sync/tether/internal/leader"
@@ -87,61 +88,9 @@ func (e *Env) Run(ctx context.Context, opts RunOptions) error {
 		}
 	}()
 
-	// Setup needs Salesforce (a token, then describe). A revoked credential
-	// or an exhausted quota is the user's to fix: report it and keep trying.
-	var (
-		p interface {
-			upstream.Provider
-			Usage() (int, int)
-		}
-		res     *SetupResult
-		guard   *replication.EchoGuard
-		fetcher interface{ Run(context.Context) error }
-	)
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval = time.Second
-	bo.MaxInterval = 30 * time.Second
-	bo.MaxElapsedTime = 0
-	for {
-		var err error
-		if p == nil {
-			if c, perr := e.Provider(runCtx); perr == nil {
-				p = c
-			} else {
-				err = perr
-			}
-		}
-		var (
-			r *SetupResult
-			g *replication.EchoGuard
-			f interface{ Run(context.Context) error }
-		)
-		if err == nil {
-			r, g, f, err = e.Setup(runCtx, p)
-		}
-		if err == nil {
-			res, guard, fetcher = r, g, f
-			break
-		}
-		if runCtx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, ErrPreflight) || upstream.ClassOf(err) == upstream.Permanent && !isUpstream(err) {
-			store.Report(ctx, health.Fetcher, health.TetherIntervention, err.Error())
-			return err
-		}
-		st := health.TetherIntervention
-		if c := upstream.ClassOf(err); c == upstream.Auth || c == upstream.Quota || c == upstream.Permanent {
-			st = health.CustomerIntervention
-		}
-		store.Report(ctx, health.Fetcher, st, "setup: "+redactErr(err, e.Cfg))
-		d := bo.NextBackOff()
-		log.Warn().Err(err).Dur("retry_in", d).Msg("setup could not reach Salesforce; retrying")
-		select {
-		case <-runCtx.Done():
-			return nil
-		case <-time.After(d):
-		}
+	p, res, guard, fch, err := e.setupUntilReady(runCtx, store)
+	if err != nil || res == nil {
+		return err // nil when ctx ended while waiting
 	}
 	defer guard.Close()
 	store.Report(ctx, health.Fetcher, health.Healthy, "")
@@ -190,7 +139,7 @@ func (e *Env) Run(ctx context.Context, opts RunOptions) error {
 		}()
 	}
 	start("capture", capture.Run)
-	start("fetcher", fetcher.Run)
+	start("fetcher", fch.Run)
 	start("writer", w.Run)
 	if opts.Ready != nil {
 		opts.Ready()
@@ -218,6 +167,71 @@ func (e *Env) exportStatus(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// readyProvider is the provider as Run uses it.
+type readyProvider interface {
+	upstream.Provider
+	Usage() (int, int)
+}
+
+// setupUntilReady runs Setup until it succeeds. Setup needs Salesforce (a
+// token, then describe): a revoked credential or an exhausted quota is the
+// user's to fix, so it reports that and keeps trying with backoff. It returns
+// a nil result without error when ctx ends first.
+func (e *Env) setupUntilReady(ctx context.Context, store health.Reporter) (readyProvider, *SetupResult, *replication.EchoGuard, *fetcher.Fetcher, error) {
+	var p readyProvider
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = time.Second
+	bo.MaxInterval = 30 * time.Second
+	bo.MaxElapsedTime = 0
+	for {
+		r, g, f, err := e.trySetup(ctx, &p)
+		if err == nil {
+			return p, r, g, f, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil, nil, nil, nil
+		}
+		if errors.Is(err, ErrPreflight) || !isUpstream(err) {
+			store.Report(ctx, health.Fetcher, health.TetherIntervention, redactErr(err, e.Cfg))
+			return nil, nil, nil, nil, err
+		}
+		if e.setupRetry(ctx, store, bo, err) < 0 {
+			return nil, nil, nil, nil, nil
+		}
+	}
+}
+
+// trySetup builds the provider once, then runs Setup.
+func (e *Env) trySetup(ctx context.Context, p *readyProvider) (*SetupResult, *replication.EchoGuard, *fetcher.Fetcher, error) {
+	if *p == nil {
+		c, err := e.Provider(ctx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		*p = c
+	}
+	return e.Setup(ctx, *p)
+}
+
+// setupRetry reports a Salesforce-side setup failure and waits before the
+// next try; it returns -1 when ctx ended while waiting.
+func (e *Env) setupRetry(ctx context.Context, store health.Reporter, bo backoff.BackOff, err error) time.Duration {
+	st := health.TetherIntervention
+	if c := upstream.ClassOf(err); c == upstream.Auth || c == upstream.Quota || c == upstream.Permanent {
+		st = health.CustomerIntervention
+	}
+	store.Report(ctx, health.Fetcher, st, "setup: "+redactErr(err, e.Cfg))
+	d := bo.NextBackOff()
+	log := e.component("run")
+	log.Warn().Err(err).Dur("retry_in", d).Msg("setup could not reach Salesforce; retrying")
+	select {
+	case <-ctx.Done():
+		return -1
+	case <-time.After(d):
+		return d
 	}
 }
 

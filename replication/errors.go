@@ -22,9 +22,9 @@ type SlotError struct {
 func (e *SlotError) Error() string {
 	switch e.Reason {
 	case "missing":
-		return fmt.Sprintf("replication slot %q does not exist: changes since the last checkpoint may not have been captured; an operator must recreate it with `tether setup` and check for missed changes", e.Slot)
+		return fmt.Sprintf("replication slot %q does not exist any more: changes made since it was dropped were not captured; check what the application changed meanwhile, then run `tether setup --recreate-slot` to capture from now on", e.Slot)
 	default:
-		return fmt.Sprintf("replication slot %q was invalidated (wal_status lost, WAL it needed was removed): changes were lost; an operator must drop it, run `tether setup` to recreate it and resync, and consider raising max_slot_wal_keep_size", e.Slot)
+		return fmt.Sprintf("replication slot %q was invalidated (wal_status lost: WAL it needed was removed): changes were lost; check what the application changed meanwhile, run `tether setup --recreate-slot` to capture from now on, and consider raising max_slot_wal_keep_size", e.Slot)
 	}
 }
 

@@ -19,6 +19,11 @@ type Config struct {
 	Slot        string // logical replication slot (pgoutput)
 	Publication string // publication listing exactly the synced tables
 	Origin      string // replication origin of tether's own writes (also the echo marker prefix)
+	// RecreateSlot lets Setup replace a slot that tether used before and
+	// that was dropped or invalidated. Changes made while it was gone are
+	// not captured, so only an operator's explicit `tether setup
+	// --recreate-slot` sets it; otherwise Setup refuses with a *SlotError.
+	RecreateSlot bool
 }
 
 // Default names.
@@ -73,17 +78,48 @@ func Setup(ctx context.Context, pool *pgxpool.Pool, cfg Config, tables []string)
 	}
 	switch {
 	case !st.exists:
-		if _, err := pool.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", cfg.Slot); err != nil {
-			if !isDuplicate(err) {
-				return fmt.Errorf("create replication slot %q: %w", cfg.Slot, err)
-			}
+		// A checkpoint means tether captured from this slot before: it was
+		// dropped, and creating a new one silently would skip every change
+		// made since.
+		var used bool
+		if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+cfg.qualified("_sync_capture_checkpoint")+" WHERE slot_name = $1)", cfg.Slot).Scan(&used); err != nil {
+			return fmt.Errorf("read capture checkpoint: %w", err)
+		}
+		if used && !cfg.RecreateSlot {
+			return errSlotMissing(cfg.Slot, nil)
+		}
+		if err := createSlot(ctx, pool, cfg); err != nil {
+			return err
 		}
 	case st.plugin != "pgoutput":
 		return fmt.Errorf("replication slot %q uses plugin %q, not pgoutput: drop it (SELECT pg_drop_replication_slot('%s')) or configure another slot name", cfg.Slot, st.plugin, cfg.Slot)
 	case st.walStatus == "lost":
-		return errSlotInvalidated(cfg.Slot)
+		if !cfg.RecreateSlot {
+			return errSlotInvalidated(cfg.Slot)
+		}
+		if _, err := pool.Exec(ctx, "SELECT pg_drop_replication_slot($1)", cfg.Slot); err != nil {
+			return fmt.Errorf("drop invalidated replication slot %q: %w", cfg.Slot, err)
+		}
+		if err := createSlot(ctx, pool, cfg); err != nil {
+			return err
+		}
 	}
 	return EnsureOrigin(ctx, pool, cfg.Origin)
+}
+
+// createSlot creates the pgoutput slot and forgets any earlier checkpoint:
+// the new slot starts from now.
+func createSlot(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
+	if _, err := pool.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", cfg.Slot); err != nil {
+		if !isDuplicate(err) {
+			return fmt.Errorf("create replication slot %q: %w", cfg.Slot, err)
+		}
+		return nil
+	}
+	if _, err := pool.Exec(ctx, "DELETE FROM "+cfg.qualified("_sync_capture_checkpoint")+" WHERE slot_name = $1", cfg.Slot); err != nil {
+		return fmt.Errorf("reset capture checkpoint: %w", err)
+	}
+	return nil
 }
 
 // SyncedTables lists the tables recorded in <schema>._sync_tables that exist.
@@ -296,7 +332,7 @@ func Preflight(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 	}
 	switch {
 	case !st.exists:
-		problems = append(problems, fmt.Errorf("replication slot %q does not exist: run `tether setup` (if it existed before, changes made since it was dropped were not captured)", cfg.Slot))
+		problems = append(problems, fmt.Errorf("replication slot %q does not exist: run `tether setup` (if tether used it before, changes made since it was dropped were not captured: check them, then `tether setup --recreate-slot`)", cfg.Slot))
 	case st.plugin != "pgoutput":
 		problems = append(problems, fmt.Errorf("replication slot %q uses plugin %q, not pgoutput: drop it or configure another slot name", cfg.Slot, st.plugin))
 	case st.database != db:

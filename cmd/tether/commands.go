@@ -31,12 +31,14 @@ writes them back. SIGTERM or SIGINT stops it cleanly.`,
 
 func newSetupCmd(g *globalFlags) *cobra.Command {
 	var role, appRole string
+	var recreateSlot bool
 	c := &cobra.Command{
 		Use:   "setup",
 		Short: "Create the schema, tables, publication, slot and origin (idempotent); print the grants",
 		Args:  noArgs,
 		RunE: withEnv(g, true, func(cmd *cobra.Command, env *app.Env) error {
 			ctx := cmd.Context()
+			env.RecreateSlot = recreateSlot
 			p, err := env.Provider(ctx)
 			if err != nil {
 				return err
@@ -62,6 +64,7 @@ func newSetupCmd(g *globalFlags) *cobra.Command {
 	}
 	c.Flags().StringVar(&role, "role", "tether", "role name used in the printed grants")
 	c.Flags().StringVar(&appRole, "app-role", "app_user", "application role used in the printed grants")
+	c.Flags().BoolVar(&recreateSlot, "recreate-slot", false, "replace a replication slot tether used before that was dropped or invalidated (changes made meanwhile are not captured)")
 	return c
 }
 

@@ -159,3 +159,52 @@ func TestRunRefusesWithoutLogicalWAL(t *testing.T) {
 		t.Fatalf("run on wal_level=replica: exit %d, want 3 with a word on wal_level\n%s", code, errOut)
 	}
 }
+
+// TestDroppedSlotIsNeverRecreatedSilently: after tether has captured from its
+// slot, a dropped slot makes setup and run refuse (exit 3) and say how to
+// recover; `tether setup --recreate-slot` does, explicitly.
+func TestDroppedSlotIsNeverRecreatedSilently(t *testing.T) {
+	t.Chdir(t.TempDir())
+	dsn := pgtest.NewDB(t)
+	srv := sim.New(sim.Options{Seed: 1, RandSeed: 1})
+	if _, err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	creds := srv.Credentials()
+	env := map[string]string{
+		"TETHER_DATABASE_URL":             dsn,
+		"TETHER_OBJECTS":                  "Contact",
+		"TETHER_SALESFORCE_LOGIN_URL":     creds.LoginURL,
+		"TETHER_SALESFORCE_CLIENT_ID":     creds.ClientID,
+		"TETHER_SALESFORCE_CLIENT_SECRET": creds.ClientSecret,
+		"TETHER_SALESFORCE_REFRESH_TOKEN": creds.RefreshToken,
+		"TETHER_HTTP_ADDR":                "127.0.0.1:0",
+		"TETHER_LOG_FORMAT":               "json",
+	}
+	if code, out, errOut := runTether(t, env, "setup"); code != 0 {
+		t.Fatalf("setup: exit %d\n%s\n%s", code, out, errOut)
+	}
+	c := pgtest.Shared(t)
+	ctx := context.Background()
+	db := strings.TrimSuffix(dsn[strings.LastIndex(dsn, "/")+1:], "?sslmode=disable")
+	// As capture would have: a checkpoint for the slot. Then the slot is dropped.
+	if err := c.Exec(ctx, db, "INSERT INTO salesforce._sync_capture_checkpoint (slot_name, lsn) VALUES ('tether', '0/1')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, db, "SELECT pg_drop_replication_slot('tether')"); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"setup", "run"} {
+		code, _, errOut := runTether(t, env, cmd)
+		if code != 3 || !strings.Contains(errOut, "--recreate-slot") {
+			t.Fatalf("%s after the slot was dropped: exit %d, want 3 naming --recreate-slot\n%s", cmd, code, errOut)
+		}
+	}
+	if code, out, errOut := runTether(t, env, "setup", "--recreate-slot"); code != 0 {
+		t.Fatalf("setup --recreate-slot: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := runTether(t, env, "check"); code != 0 {
+		t.Fatalf("check after recreating the slot: exit %d\n%s", code, out)
+	}
+}

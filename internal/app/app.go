@@ -47,6 +47,10 @@ type Env struct {
 	Pool    *pgxpool.Pool
 	Health  health.Reporter
 	Limiter *ratelimit.Limiter
+
+	// RecreateSlot lets setup replace a replication slot tether used before
+	// that was dropped or invalidated (`tether setup --recreate-slot`).
+	RecreateSlot bool
 }
 
 func (e *Env) component(name string) zerolog.Logger {
@@ -103,7 +107,8 @@ func redactErr(err error, cfg *config.Config) string {
 
 // ReplicationConfig names the replication objects from the configuration.
 func (e *Env) ReplicationConfig() replication.Config {
-	return replication.Config{Schema: e.Cfg.Schema, Slot: e.Cfg.Slot, Publication: e.Cfg.Publication, Origin: e.Cfg.Origin}
+	return replication.Config{Schema: e.Cfg.Schema, Slot: e.Cfg.Slot, Publication: e.Cfg.Publication, Origin: e.Cfg.Origin,
+		RecreateSlot: e.RecreateSlot}
 }
 
 // Provider builds the Salesforce client on the shared limiter.
@@ -255,7 +260,13 @@ func (e *Env) Setup(ctx context.Context, p upstream.Provider) (*SetupResult, *re
 		// A role without the optional origin grants cannot create the origin;
 		// its writes are marked with logical messages instead (EchoMessage).
 		var pgErr *pgconn.PgError
-		if !(guard.Mode() == replication.EchoMessage && errors.As(err, &pgErr) && pgErr.Code == pgerrcode.InsufficientPrivilege) {
+		var slotErr *replication.SlotError
+		switch {
+		case errors.As(err, &slotErr):
+			guard.Close()
+			e.health().Report(ctx, health.Capture, health.TetherIntervention, slotErr.Error())
+			return nil, nil, nil, fmt.Errorf("%w: %v", ErrPreflight, err)
+		case !(guard.Mode() == replication.EchoMessage && errors.As(err, &pgErr) && pgErr.Code == pgerrcode.InsufficientPrivilege):
 			guard.Close()
 			return nil, nil, nil, err
 		}

@@ -81,7 +81,7 @@ const evolutionDoc = `
 
 ## When Salesforce's schema changes
 
-- A new field becomes a new column (existing rows hold NULL there until Salesforce changes them).
+- A new field becomes a new column, and tether reads the table again so that existing rows get its values (at 2,000 records per request).
 - A field that disappears (deleted, or hidden from tether's user) keeps its column and data; ` + "`_sync_columns`" + `
   gets ` + "`removed_at`" + ` and a reason, and the column is no longer fetched or written. If the field comes back, it syncs again.
 - A field whose type changes is not altered: its column keeps its type and stops syncing, and the reason in

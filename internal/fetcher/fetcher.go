@@ -34,7 +34,8 @@
 //     is not brought back while its delete is unsent. A delete upstream wins
 //     over unsent local updates (the writer then records them as failed).
 //   - New fields: described again every DescribeInterval (10 min); a new
-//     field becomes a new column without a resync, filled as records change.
+//     field becomes a new column and the table is read again from the start
+//     so that existing rows get its values.
 //   - Health per table: healthy; customer_intervention when the object
 //     cannot be described or read (unknown, no permission);
 //     tether_intervention for database faults or reads that keep failing.

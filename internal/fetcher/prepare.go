@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tether-sync/tether/internal/health"
 	"github.com/tether-sync/tether/schema"
 	"github.com/tether-sync/tether/upstream"
@@ -16,8 +18,9 @@ import (
 // tables it prepared, and an error only when none could be prepared for a
 // reason other than the provider refusing, or the database failed.
 //
-// A field added upstream becomes a new column without a resync: existing rows
-// get its values when the provider next changes them.
+// A field added upstream later (seen when objects are described again)
+// becomes a new column, and the table is read again from the start so that
+// existing rows get its values (readAgainForNewColumns).
 func (f *Fetcher) Prepare(ctx context.Context) ([]*schema.Table, error) {
 	return f.prepare(ctx, false, false)
 }
@@ -84,6 +87,13 @@ func (f *Fetcher) prepare(ctx context.Context, onlyMissing, notify bool) ([]*sch
 			}
 			continue
 		}
+		if again {
+			if added := newColumns(old, t); len(added) > 0 {
+				if err := f.readAgainForNewColumns(ctx, t, added); err != nil {
+					f.log.Error().Err(err).Str("table", t.Name).Msg("scheduling a read of the new fields failed")
+				}
+			}
+		}
 		if notify && !again && f.cfg.OnNewTable != nil {
 			if err := f.cfg.OnNewTable(ctx, st); err != nil {
 				f.log.Error().Err(err).Str("table", st.Name).Msg("setting up the new table failed; trying again later")
@@ -122,6 +132,42 @@ func (f *Fetcher) prepareOne(ctx context.Context, object string, again bool) (*s
 		return nil, nil, err
 	}
 	return t, obj, nil
+}
+
+// newColumns lists the columns t has that old did not.
+func newColumns(old, t *table) []string {
+	had := map[string]bool{}
+	for _, c := range old.Cols {
+		had[c.Name] = true
+	}
+	var added []string
+	for _, c := range t.Cols {
+		if !had[c.Name] {
+			added = append(added, c.Name)
+		}
+	}
+	return added
+}
+
+// readAgainForNewColumns resets t's fetch state so that the next turns read
+// every record again: rows fetched before a field existed get its values.
+// Like any backfill from the start, it ends by sweeping rows the provider no
+// longer has (local inserts not yet created are kept).
+func (f *Fetcher) readAgainForNewColumns(ctx context.Context, t *table, added []string) error {
+	err := f.cfg.Guard.Tx(ctx, func(tx pgx.Tx) error {
+		st, err := loadState(ctx, tx, t)
+		if err != nil {
+			return err
+		}
+		next := tableState{Backfill: statePending, Total: -1, ResyncCount: st.ResyncCount + 1, LastChange: st.LastChange}
+		return saveState(ctx, tx, t, next)
+	})
+	if err != nil {
+		return err
+	}
+	f.log.Info().Str("table", t.Name).Strs("columns", added).
+		Msg("new fields: reading every record again so that existing rows get their values")
+	return nil
 }
 
 // fromSchema builds the fetcher's view of a synced table.

@@ -649,12 +649,17 @@ func (h *hidingProvider) Describe(ctx context.Context, object string) (*upstream
 }
 
 // TestNewFieldBecomesColumn: a field that appears upstream becomes a column
-// at the next describe, without a resync; rows get its values as their
-// records change.
+// at the next describe, and the table is read again so that existing rows get
+// the values their records already had; later changes keep arriving.
 func TestNewFieldBecomesColumn(t *testing.T) {
 	e := newSimEnv(t, 200, nil)
 	ctx := context.Background()
 	hp := &hidingProvider{Provider: e.client, object: "Account", field: "Website"}
+	// A value Salesforce already holds while tether cannot see the field yet.
+	before := e.srv.Records("Account")[3]["Id"].(string)
+	if err := e.srv.Update("Account", before, map[string]any{"Website": "https://before.example"}); err != nil {
+		t.Fatal(err)
+	}
 	f := e.fetcher(hp, "Account")
 	f.cfg.DescribeInterval = 100 * time.Millisecond
 	stop := running(t, f)
@@ -670,7 +675,14 @@ func TestNewFieldBecomesColumn(t *testing.T) {
 	}
 	hp.shown.Store(true)
 	waitFor(t, 20*time.Second, "the new column", hasColumn)
-	id := e.srv.Records("Account")[3]["Id"].(string)
+	// Existing rows get the field's value with no further change in Salesforce.
+	waitFor(t, 20*time.Second, "the value the record already had", func() bool {
+		var w string
+		_ = e.pool.QueryRow(ctx, "SELECT coalesce(website, '') FROM salesforce.account WHERE id = $1", before).Scan(&w)
+		return w == "https://before.example"
+	})
+	// Later changes keep arriving.
+	id := e.srv.Records("Account")[4]["Id"].(string)
 	if err := e.srv.Update("Account", id, map[string]any{"Website": "https://new.example"}); err != nil {
 		t.Fatal(err)
 	}
@@ -680,10 +692,13 @@ func TestNewFieldBecomesColumn(t *testing.T) {
 		return w == "https://new.example"
 	})
 	stop()
+	if d := e.mismatches(t, "Account"); d != "" {
+		t.Error(d)
+	}
 	var resyncs int
 	_ = e.pool.QueryRow(ctx, "SELECT resync_count FROM salesforce._sync_tables WHERE table_name = 'account'").Scan(&resyncs)
-	if resyncs != 0 {
-		t.Errorf("a new field started %d resyncs", resyncs)
+	if resyncs != 1 {
+		t.Errorf("a new field started %d reads of the whole table, want 1", resyncs)
 	}
 }
 

@@ -208,3 +208,35 @@ func TestDroppedSlotIsNeverRecreatedSilently(t *testing.T) {
 		t.Fatalf("check after recreating the slot: exit %d\n%s", code, out)
 	}
 }
+
+// TestCheckReportsEveryProblemWithItsFix: with the database down and a wrong
+// refresh token, check reports both (exit 3), the credential with what to do.
+func TestCheckReportsEveryProblemWithItsFix(t *testing.T) {
+	t.Chdir(t.TempDir())
+	srv := sim.New(sim.Options{Seed: 1, RandSeed: 1})
+	if _, err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	creds := srv.Credentials()
+	env := map[string]string{
+		"TETHER_DATABASE_URL":             "postgres://postgres@127.0.0.1:1/nowhere?connect_timeout=2",
+		"TETHER_SALESFORCE_LOGIN_URL":     creds.LoginURL,
+		"TETHER_SALESFORCE_CLIENT_ID":     creds.ClientID,
+		"TETHER_SALESFORCE_CLIENT_SECRET": creds.ClientSecret,
+		"TETHER_SALESFORCE_REFRESH_TOKEN": "not-the-refresh-token",
+		"TETHER_LOG_FORMAT":               "json",
+	}
+	code, out, errOut := runTether(t, env, "check")
+	if code != 3 {
+		t.Fatalf("check: exit %d, want 3\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"FAIL database", "FAIL salesforce credential", "invalid_grant", "authorise again"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+errOut, creds.ClientSecret) {
+		t.Error("the client secret appears in check's output")
+	}
+}

@@ -253,15 +253,19 @@ func (e *Env) Check(ctx context.Context) ([]CheckResult, error) {
 	}
 	if err := e.Connect(ctx); err != nil {
 		add("database", err, "")
-		return out, ErrPreflight
+	} else {
+		add("database", nil, "connected")
+		add("replication", replication.Preflight(ctx, e.Pool, e.ReplicationConfig()), "wal_level, privileges, slot, publication and replica identity are in order")
 	}
-	add("database", nil, "connected")
-	add("replication", replication.Preflight(ctx, e.Pool, e.ReplicationConfig()), "wal_level, privileges, slot, publication and replica identity are in order")
+	// Salesforce is checked whatever the database said: every problem at once.
 	p, err := e.Provider(ctx)
 	if err != nil {
-		add("salesforce credential", err, "")
+		add("salesforce credential", fmt.Errorf("%w%s", err, credentialHint(err)), "")
 	} else {
 		objs, unknown, err := e.ResolveObjects(ctx, p)
+		if err != nil {
+			err = fmt.Errorf("%w%s", err, credentialHint(err))
+		}
 		add("salesforce credential", err, "token refreshed; objects listed")
 		if err == nil {
 			var uerr error
@@ -277,6 +281,21 @@ func (e *Env) Check(ctx context.Context) ([]CheckResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// credentialHint says what to do about a refused credential.
+func credentialHint(err error) string {
+	var ue *upstream.Error
+	if !errors.As(err, &ue) {
+		return ""
+	}
+	switch ue.Code {
+	case "invalid_client", "invalid_client_id":
+		return " (check salesforce.client_id and salesforce.client_secret: the connected app's consumer key and secret)"
+	case "invalid_grant":
+		return " (the refresh token is revoked or expired, or belongs to another login URL: authorise again and set salesforce.refresh_token)"
+	}
+	return ""
 }
 
 // CheckResult is one preflight line.

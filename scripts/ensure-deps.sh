@@ -28,7 +28,15 @@ if [ -f "$conf/package.json" ]; then
   if command -v npm >/dev/null 2>&1; then
     if [ ! -d "$conf/node_modules/jsforce" ]; then
       echo "ensure-deps: installing the conformance test's npm packages" >&2
-      (cd "$conf" && env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY npm ci --no-audit --no-fund --loglevel=error)
+      ok=""
+      for try in 1 2 3; do
+        if (cd "$conf" && env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY npm ci --no-audit --no-fund --loglevel=error); then
+          ok=1; break
+        fi
+        echo "ensure-deps: npm ci failed (try $try of 3)" >&2
+        sleep $((try * 5))
+      done
+      [ -n "$ok" ] || { echo "ensure-deps: could not install the conformance test's npm packages" >&2; exit 1; }
     fi
   else
     echo "ensure-deps: node/npm missing; install Node 20 to run the jsforce conformance test" >&2

@@ -37,6 +37,31 @@ func runTether(t *testing.T, env map[string]string, args ...string) (code int, s
 	return code, bo.String(), be.String()
 }
 
+// simEnv starts a simulator with seed records per object and returns the
+// environment that points tether at it and at dsn.
+func simEnv(t *testing.T, seed int, dsn, objects string) (map[string]string, sim.Credentials) {
+	t.Helper()
+	srv := sim.New(sim.Options{Seed: seed, RandSeed: 1})
+	if _, err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	creds := srv.Credentials()
+	env := map[string]string{
+		"TETHER_DATABASE_URL":             dsn,
+		"TETHER_SALESFORCE_LOGIN_URL":     creds.LoginURL,
+		"TETHER_SALESFORCE_CLIENT_ID":     creds.ClientID,
+		"TETHER_SALESFORCE_CLIENT_SECRET": creds.ClientSecret,
+		"TETHER_SALESFORCE_REFRESH_TOKEN": creds.RefreshToken,
+		"TETHER_HTTP_ADDR":                "127.0.0.1:0",
+		"TETHER_LOG_FORMAT":               "json",
+	}
+	if objects != "" {
+		env["TETHER_OBJECTS"] = objects
+	}
+	return env, creds
+}
+
 func TestExitCodesForBadInput(t *testing.T) {
 	t.Chdir(t.TempDir()) // no tether.yaml here
 	cases := []struct {
@@ -74,21 +99,7 @@ func TestExitCodesForBadInput(t *testing.T) {
 func TestSetupCheckStatus(t *testing.T) {
 	t.Chdir(t.TempDir())
 	dsn := pgtest.NewDB(t)
-	srv := sim.New(sim.Options{Seed: 3, RandSeed: 1})
-	if _, err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	creds := srv.Credentials()
-	env := map[string]string{
-		"TETHER_DATABASE_URL":             dsn,
-		"TETHER_OBJECTS":                  "Account,Contact,Nope__c",
-		"TETHER_SALESFORCE_LOGIN_URL":     creds.LoginURL,
-		"TETHER_SALESFORCE_CLIENT_ID":     creds.ClientID,
-		"TETHER_SALESFORCE_CLIENT_SECRET": creds.ClientSecret,
-		"TETHER_SALESFORCE_REFRESH_TOKEN": creds.RefreshToken,
-		"TETHER_LOG_FORMAT":               "json",
-	}
+	env, creds := simEnv(t, 3, dsn, "Account,Contact,Nope__c")
 	code, out, errOut := runTether(t, env, "check")
 	if code != 3 || !strings.Contains(out, "FAIL") {
 		t.Fatalf("check before setup: exit %d, want 3\n%s\n%s", code, out, errOut)
@@ -138,22 +149,7 @@ func TestRunRefusesWithoutLogicalWAL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	srv := sim.New(sim.Options{Seed: 1, RandSeed: 1})
-	if _, err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	creds := srv.Credentials()
-	env := map[string]string{
-		"TETHER_DATABASE_URL":             c.DSN("postgres"),
-		"TETHER_OBJECTS":                  "Contact",
-		"TETHER_SALESFORCE_LOGIN_URL":     creds.LoginURL,
-		"TETHER_SALESFORCE_CLIENT_ID":     creds.ClientID,
-		"TETHER_SALESFORCE_CLIENT_SECRET": creds.ClientSecret,
-		"TETHER_SALESFORCE_REFRESH_TOKEN": creds.RefreshToken,
-		"TETHER_HTTP_ADDR":                "127.0.0.1:0",
-		"TETHER_LOG_FORMAT":               "json",
-	}
+	env, _ := simEnv(t, 1, c.DSN("postgres"), "Contact")
 	code, _, errOut := runTether(t, env, "run")
 	if code != 3 || !strings.Contains(errOut, "wal_level") {
 		t.Fatalf("run on wal_level=replica: exit %d, want 3 with a word on wal_level\n%s", code, errOut)
@@ -166,22 +162,7 @@ func TestRunRefusesWithoutLogicalWAL(t *testing.T) {
 func TestDroppedSlotIsNeverRecreatedSilently(t *testing.T) {
 	t.Chdir(t.TempDir())
 	dsn := pgtest.NewDB(t)
-	srv := sim.New(sim.Options{Seed: 1, RandSeed: 1})
-	if _, err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	creds := srv.Credentials()
-	env := map[string]string{
-		"TETHER_DATABASE_URL":             dsn,
-		"TETHER_OBJECTS":                  "Contact",
-		"TETHER_SALESFORCE_LOGIN_URL":     creds.LoginURL,
-		"TETHER_SALESFORCE_CLIENT_ID":     creds.ClientID,
-		"TETHER_SALESFORCE_CLIENT_SECRET": creds.ClientSecret,
-		"TETHER_SALESFORCE_REFRESH_TOKEN": creds.RefreshToken,
-		"TETHER_HTTP_ADDR":                "127.0.0.1:0",
-		"TETHER_LOG_FORMAT":               "json",
-	}
+	env, _ := simEnv(t, 1, dsn, "Contact")
 	if code, out, errOut := runTether(t, env, "setup"); code != 0 {
 		t.Fatalf("setup: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -213,20 +194,8 @@ func TestDroppedSlotIsNeverRecreatedSilently(t *testing.T) {
 // refresh token, check reports both (exit 3), the credential with what to do.
 func TestCheckReportsEveryProblemWithItsFix(t *testing.T) {
 	t.Chdir(t.TempDir())
-	srv := sim.New(sim.Options{Seed: 1, RandSeed: 1})
-	if _, err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	creds := srv.Credentials()
-	env := map[string]string{
-		"TETHER_DATABASE_URL":             "postgres://postgres@127.0.0.1:1/nowhere?connect_timeout=2",
-		"TETHER_SALESFORCE_LOGIN_URL":     creds.LoginURL,
-		"TETHER_SALESFORCE_CLIENT_ID":     creds.ClientID,
-		"TETHER_SALESFORCE_CLIENT_SECRET": creds.ClientSecret,
-		"TETHER_SALESFORCE_REFRESH_TOKEN": "not-the-refresh-token",
-		"TETHER_LOG_FORMAT":               "json",
-	}
+	env, creds := simEnv(t, 1, "postgres://postgres@127.0.0.1:1/nowhere?connect_timeout=2", "")
+	env["TETHER_SALESFORCE_REFRESH_TOKEN"] = "not-the-refresh-token"
 	code, out, errOut := runTether(t, env, "check")
 	if code != 3 {
 		t.Fatalf("check: exit %d, want 3\n%s\n%s", code, out, errOut)

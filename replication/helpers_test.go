@@ -9,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
 	"github.com/tether-sync/tether/internal/health"
 	"github.com/tether-sync/tether/internal/pgtest"
-	"github.com/tether-sync/tether/schema"
+	"github.com/tether-sync/tether/internal/testdb"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -67,23 +66,10 @@ type testDB struct {
 func newTestDB(t testing.TB) *testDB {
 	t.Helper()
 	ctx := context.Background()
-	dsn := pgtest.NewDB(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
+	dsn, pool := testdb.Migrated(t, testSchema)
+	if _, err := pool.Exec(ctx, contactDDL+accountDDL); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	if err := schema.Migrate(ctx, conn, testSchema); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, contactDDL+accountDDL); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
 	cfg := Config{Schema: testSchema}.withDefaults()
 	if err := Setup(ctx, pool, cfg, nil); err != nil {
 		t.Fatal(err)

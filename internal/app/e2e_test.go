@@ -293,6 +293,14 @@ func TestEndToEndUnderLeastPrivilegedRole(t *testing.T) {
 				}
 			}
 
+			// /status (what `tether status` shows) has the API usage and the leader.
+			statusBody := h.get("/status")
+			for _, want := range []string{`"api_usage"`, `"leader"`, `"write_log"`} {
+				if !strings.Contains(statusBody, want) {
+					t.Errorf("/status lacks %s", want)
+				}
+			}
+
 			h.stop()
 			creds := h.srv.Credentials()
 			logs := h.logs.String()

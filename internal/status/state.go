@@ -107,6 +107,7 @@ func RecordUsage(ctx context.Context, db DB, schemaName string, interval time.Du
 			lastUsed, lastMax = used, max
 		}
 	}
+	save(ctx) // known already when setup has talked to the provider
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -101,6 +101,39 @@ func databaseName(dsn string) string {
 	return "your_database"
 }
 
+func newResyncCmd(g *globalFlags) *cobra.Command {
+	var all bool
+	c := &cobra.Command{
+		Use:   "resync [--all] [OBJECT...]",
+		Short: "Read objects' tables again from Salesforce (the running tether starts at its next turn)",
+		Long: `resync asks tether to read every record of the named objects (API or table names)
+again, as a backfill does, and to remove rows whose records Salesforce no longer has
+(rows your application inserted that are not created yet are kept). Unsent local
+changes are still protected. The running tether takes the request at its next turn
+of each table; if none runs, the next one does.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && !all {
+				return usageError{errors.New("name the objects to resync, or --all")}
+			}
+			return withEnv(g, false, func(cmd *cobra.Command, env *app.Env) error {
+				tables, err := env.RequestResync(cmd.Context(), args, all)
+				if errors.Is(err, app.ErrUnknownObject) {
+					return usageError{err}
+				}
+				if err != nil {
+					return err
+				}
+				for _, t := range tables {
+					fmt.Fprintf(cmd.OutOrStdout(), "resync of %s requested\n", t)
+				}
+				return nil
+			})(cmd, nil)
+		},
+	}
+	c.Flags().BoolVar(&all, "all", false, "every synced object")
+	return c
+}
+
 func newCheckCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check",

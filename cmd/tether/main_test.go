@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tether-sync/tether/internal/pgtest"
 	"github.com/tether-sync/tether/upstream/salesforce/sim"
 )
@@ -207,5 +209,36 @@ func TestCheckReportsEveryProblemWithItsFix(t *testing.T) {
 	}
 	if strings.Contains(out+errOut, creds.ClientSecret) {
 		t.Error("the client secret appears in check's output")
+	}
+}
+
+// TestResyncCommand: resync names synced objects (API or table names), refuses
+// unknown ones and an empty list (exit 2), and records one request per table.
+func TestResyncCommand(t *testing.T) {
+	t.Chdir(t.TempDir())
+	dsn := pgtest.NewDB(t)
+	env, _ := simEnv(t, 1, dsn, "Account,Contact")
+	if code, out, errOut := runTether(t, env, "setup"); code != 0 {
+		t.Fatalf("setup: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut := runTether(t, env, "resync"); code != 2 || !strings.Contains(errOut, "--all") {
+		t.Fatalf("resync without objects: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := runTether(t, env, "resync", "Nope__c"); code != 2 || !strings.Contains(errOut, "Account") {
+		t.Fatalf("resync of an unknown object: exit %d\n%s", code, errOut)
+	}
+	code, out, errOut := runTether(t, env, "resync", "Contact", "account")
+	if code != 0 || !strings.Contains(out, "resync of account requested") || !strings.Contains(out, "resync of contact requested") {
+		t.Fatalf("resync: exit %d\n%s\n%s", code, out, errOut)
+	}
+	db := dsn[strings.LastIndex(dsn, "/")+1 : strings.Index(dsn, "?")]
+	conn, err := pgx.Connect(context.Background(), pgtest.Shared(t).DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM salesforce._sync_state WHERE key LIKE 'resync:%'").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d resync requests recorded (%v), want 2", n, err)
 	}
 }

@@ -44,7 +44,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration, 3 preflight f
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "YAML configuration file (default tether.yaml when present)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
-		newRunCmd(g), newSetupCmd(g), newCheckCmd(g), newStatusCmd(g),
+		newRunCmd(g), newSetupCmd(g), newCheckCmd(g), newStatusCmd(g), newResyncCmd(g),
 		newSimCmd(), newDemoCmd(g), newVersionCmd(),
 	)
 	return root

@@ -372,11 +372,28 @@ func (f *Fetcher) state(ctx context.Context, t *table) (tableState, error) {
 	var st tableState
 	err := f.cfg.Guard.Tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		st, err = loadState(ctx, tx, t)
-		return err
+		if st, err = loadState(ctx, tx, t); err != nil {
+			return err
+		}
+		// `tether resync` leaves a request; taking it here, in the same
+		// transaction as the state, means no turn in flight can undo it.
+		tag, err := tx.Exec(ctx, "DELETE FROM "+t.sys("_sync_state")+" WHERE key = $1", ResyncKey(t.Name))
+		if err != nil {
+			return fmt.Errorf("read resync request of %s: %w", t.Name, err)
+		}
+		if tag.RowsAffected() > 0 {
+			st = tableState{Backfill: statePending, Total: -1, ResyncCount: st.ResyncCount + 1, LastChange: st.LastChange}
+			f.log.Info().Str("table", t.Name).Msg("resync requested: reading every record again")
+			return saveState(ctx, tx, t, st)
+		}
+		return nil
 	})
 	return st, err
 }
+
+// ResyncKey is the _sync_state key of a request to read table again from the
+// start (`tether resync`); the fetcher takes it at its next turn of the table.
+func ResyncKey(table string) string { return "resync:" + table }
 
 // backfillTurn reads and applies one backfill page.
 func (f *Fetcher) backfillTurn(ctx context.Context, r *tableRun, st tableState) (string, error) {

@@ -806,3 +806,41 @@ func TestProtectedChangeIsReadAgain(t *testing.T) {
 		t.Errorf("%d records still wait to be read again", left)
 	}
 }
+
+// TestResyncRequested: a resync request (`tether resync`) makes the running
+// fetcher read the table again: rows that drifted from Salesforce (deleted,
+// changed without a log entry, or left over from a deleted record) are
+// repaired, and polling goes on afterwards.
+func TestResyncRequested(t *testing.T) {
+	e := newSimEnv(t, 300, nil)
+	ctx := context.Background()
+	stop := running(t, e.fetcher(nil, "Contact"))
+	defer stop()
+	waitFor(t, 20*time.Second, "backfill", e.backfilled(1))
+	recs := e.srv.Records("Contact")
+	gone, changed := recs[1]["Id"].(string), recs[2]["Id"].(string)
+	e.exec(t, "DELETE FROM salesforce.contact WHERE id = $1", gone)
+	e.exec(t, "UPDATE salesforce.contact SET last_name = 'Drifted' WHERE id = $1", changed)
+	// A row fetched once whose record was later deleted, the delete missed.
+	e.exec(t, "INSERT INTO salesforce.contact (id, last_name, _sync_updated_at) VALUES ('003000000000999AAA', 'Stale', now() - interval '1 hour')")
+	e.exec(t, "INSERT INTO salesforce._sync_state (key, value) VALUES ($1, '{}')", ResyncKey("contact"))
+	waitFor(t, 30*time.Second, "the resync", func() bool {
+		var n, resyncs int
+		_ = e.pool.QueryRow(ctx, "SELECT count(*) FROM salesforce.contact WHERE id = $1", gone).Scan(&n)
+		_ = e.pool.QueryRow(ctx, "SELECT resync_count FROM salesforce._sync_tables WHERE table_name = 'contact' AND backfill_state = 'done'").Scan(&resyncs)
+		return n == 1 && resyncs == 1
+	})
+	var stale int
+	_ = e.pool.QueryRow(ctx, "SELECT count(*) FROM salesforce.contact WHERE id = '003000000000999AAA'").Scan(&stale)
+	if stale != 0 {
+		t.Error("the row of a record Salesforce does not have survived the resync")
+	}
+	if d := e.mismatches(t, "Contact"); d != "" {
+		t.Error(d)
+	}
+	var left int
+	_ = e.pool.QueryRow(ctx, "SELECT count(*) FROM salesforce._sync_state WHERE key = $1", ResyncKey("contact")).Scan(&left)
+	if left != 0 {
+		t.Error("the resync request was not taken")
+	}
+}

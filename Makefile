@@ -2,13 +2,14 @@
 GO      ?= go
 PKGS    ?= ./...
 BIN     := bin/tether
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: all build deps test vet lint demo sim bench chaos clean fmt
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/tether
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/tether
 
 deps:
 	@bash scripts/ensure-deps.sh

@@ -13,9 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
@@ -259,18 +257,13 @@ func (e *Env) Setup(ctx context.Context, p upstream.Provider) (*SetupResult, *re
 	if err := replication.Setup(ctx, e.Pool, e.ReplicationConfig(), names); err != nil {
 		// A role without the optional origin grants cannot create the origin;
 		// its writes are marked with logical messages instead (EchoMessage).
-		var pgErr *pgconn.PgError
+		guard.Close()
 		var slotErr *replication.SlotError
-		switch {
-		case errors.As(err, &slotErr):
-			guard.Close()
+		if errors.As(err, &slotErr) {
 			e.health().Report(ctx, health.Capture, health.TetherIntervention, slotErr.Error())
 			return nil, nil, nil, fmt.Errorf("%w: %v", ErrPreflight, err)
-		case !(guard.Mode() == replication.EchoMessage && errors.As(err, &pgErr) && pgErr.Code == pgerrcode.InsufficientPrivilege):
-			guard.Close()
-			return nil, nil, nil, err
 		}
-		e.Log.Info().Str("component", "setup").Msg("this role may not use replication origins; tether marks its own writes with logical messages")
+		return nil, nil, nil, err
 	}
 	return &SetupResult{Tables: tables, Unknown: unknown, EchoMode: guard.Mode()}, guard, f, nil
 }

@@ -49,6 +49,8 @@ type Env struct {
 	// RecreateSlot lets setup replace a replication slot tether used before
 	// that was dropped or invalidated (`tether setup --recreate-slot`).
 	RecreateSlot bool
+
+	migrated bool // the system tables are known to be current
 }
 
 func (e *Env) component(name string) zerolog.Logger {
@@ -198,14 +200,21 @@ func (e *Env) health() health.Reporter {
 	return e.Health
 }
 
-// Migrate creates the schema and the system tables.
+// Migrate creates the schema and the system tables (once per Env).
 func (e *Env) Migrate(ctx context.Context) error {
+	if e.migrated {
+		return nil
+	}
 	conn, err := e.Pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	return schema.Migrate(ctx, conn.Conn(), e.Cfg.Schema)
+	if err := schema.Migrate(ctx, conn.Conn(), e.Cfg.Schema); err != nil {
+		return err
+	}
+	e.migrated = true
+	return nil
 }
 
 // SetupResult says what Setup prepared.

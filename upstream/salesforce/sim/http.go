@@ -252,7 +252,7 @@ func (s *Server) serveAPI(w *statusWriter, r *http.Request, key, ver, rest strin
 		s.handleVersions(w, r)
 		return
 	case "other":
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+		writeNotFound(w)
 		return
 	}
 	// authentication
@@ -321,7 +321,7 @@ func (s *Server) dispatch(w *statusWriter, r *http.Request, key, ver, rest strin
 			s.handleRecord(w, r, ver, parts[1], parts[2])
 		}
 	default:
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+		writeNotFound(w)
 	}
 }
 
@@ -395,6 +395,11 @@ func (s *Server) handleCompositeAPI(w *statusWriter, r *http.Request) {
 		out = append(out, subResponse{Body: b, Headers: headers, Status: rec.Code, ReferenceID: sub.ReferenceID})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"compositeResponse": out})
+}
+
+// writeNotFound answers Salesforce's 404 for an unknown resource or object.
+func writeNotFound(w http.ResponseWriter) {
+	writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
 }
 
 func bearer(r *http.Request) string {
@@ -573,7 +578,7 @@ func (s *Server) handleDescribe(w http.ResponseWriter, ver, name string) {
 	}
 	s.mu.RUnlock()
 	if o == nil {
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+		writeNotFound(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -646,7 +651,7 @@ func (s *Server) handleSObject(w http.ResponseWriter, r *http.Request, ver, name
 		o := s.object(name)
 		if o == nil {
 			s.mu.RUnlock()
-			writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+			writeNotFound(w)
 			return
 		}
 		info := o.globalJSON(ver)
@@ -662,7 +667,7 @@ func (s *Server) handleSObject(w http.ResponseWriter, r *http.Request, ver, name
 		o := s.object(name)
 		if o == nil {
 			s.mu.Unlock()
-			writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+			writeNotFound(w)
 			return
 		}
 		id, werr := s.createLocked(o, body, s.apiUser)
@@ -685,7 +690,7 @@ func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request, ver, name,
 		defer s.mu.RUnlock()
 		o := s.object(name)
 		if o == nil {
-			writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+			writeNotFound(w)
 			return
 		}
 		rec, werr := s.findLive(o, id)
@@ -696,7 +701,7 @@ func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request, ver, name,
 			case "MALFORMED_ID":
 				writeError(w, http.StatusNotFound, "NOT_FOUND", "Provided external ID field does not exist or is not accessible: %s", id)
 			default:
-				writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+				writeNotFound(w)
 			}
 			return
 		}
@@ -726,7 +731,7 @@ func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request, ver, name,
 		o := s.object(name)
 		if o == nil {
 			s.mu.Unlock()
-			writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+			writeNotFound(w)
 			return
 		}
 		werr := s.lockedCheck(id)
@@ -744,7 +749,7 @@ func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request, ver, name,
 		o := s.object(name)
 		if o == nil {
 			s.mu.Unlock()
-			writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+			writeNotFound(w)
 			return
 		}
 		werr := s.lockedCheck(id)
@@ -770,7 +775,7 @@ func writeRecordError(w http.ResponseWriter, id string, e *writeErr) {
 	case e.StatusCode == "MALFORMED_ID" && len(e.Fields) == 1 && e.Fields[0] == "Id":
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "Provided external ID field does not exist or is not accessible: %s", id)
 	case e.StatusCode == "INVALID_CROSS_REFERENCE_KEY" && len(e.Fields) == 0:
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+		writeNotFound(w)
 	case e.StatusCode == "ENTITY_IS_DELETED":
 		writeFieldError(w, http.StatusNotFound, e)
 	default:
@@ -1031,7 +1036,7 @@ func (s *Server) handleRetrieve(w http.ResponseWriter, r *http.Request, ver, nam
 	defer s.mu.RUnlock()
 	o := s.object(name)
 	if o == nil {
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+		writeNotFound(w)
 		return
 	}
 	var fields []*fieldDef

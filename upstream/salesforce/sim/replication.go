@@ -59,7 +59,7 @@ func (s *Server) handleUpdated(w http.ResponseWriter, r *http.Request, name stri
 	defer s.mu.Unlock()
 	o := s.object(name)
 	if o == nil {
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+		writeNotFound(w)
 		return
 	}
 	start, latest, _, ok := s.replicationRange(w, r, updatedWindow)
@@ -85,7 +85,7 @@ func (s *Server) handleDeleted(w http.ResponseWriter, r *http.Request, name stri
 	defer s.mu.RUnlock()
 	o := s.object(name)
 	if o == nil {
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+		writeNotFound(w)
 		return
 	}
 	start, latest, earliest, ok := s.replicationRange(w, r, deletedWindow)

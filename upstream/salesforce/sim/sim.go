@@ -455,90 +455,31 @@ func toErr(w *writeErr) error {
 
 // Create adds a record as another Salesforce user and returns its id.
 func (s *Server) Create(object string, fields map[string]any) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o := s.object(object)
-	if o == nil {
-		return "", fmt.Errorf("create %s: %w", object, ErrNotFound)
-	}
-	id, werr := s.createLocked(o, fields, s.otherUser)
-	if werr != nil {
-		return "", fmt.Errorf("create %s: %w", object, toErr(werr))
-	}
-	return id, nil
+	var id string
+	err := s.withObject("create", object, func(o *objectDef) error {
+		var werr *writeErr
+		if id, werr = s.createLocked(o, fields, s.otherUser); werr != nil {
+			return fmt.Errorf("create %s: %w", object, toErr(werr))
+		}
+		return nil
+	})
+	return id, err
 }
 
-// Update changes a record as another Salesforce user (SystemModstamp moves).
-func (s *Server) Update(object, id string, fields map[string]any) error {
+// withObject runs fn with the store locked and object looked up; verb names
+// the operation in the error for an unknown object.
+func (s *Server) withObject(verb, object string, fn func(o *objectDef) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := s.object(object)
 	if o == nil {
-		return fmt.Errorf("update %s: %w", object, ErrNotFound)
+		return fmt.Errorf("%s %s: %w", verb, object, ErrNotFound)
 	}
-	if werr := s.updateLocked(o, id, fields, s.otherUser); werr != nil {
-		return fmt.Errorf("update %s %s: %w", object, id, toErr(werr))
-	}
-	return nil
+	return fn(o)
 }
 
-// Delete soft-deletes a record (recycle bin: IsDeleted, seen by queryAll and getDeleted).
-func (s *Server) Delete(object, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o := s.object(object)
-	if o == nil {
-		return fmt.Errorf("delete %s: %w", object, ErrNotFound)
-	}
-	if werr := s.deleteLocked(o, id, s.otherUser); werr != nil {
-		return fmt.Errorf("delete %s %s: %w", object, id, toErr(werr))
-	}
-	return nil
-}
-
-// HardDelete removes a record for good (also from the recycle bin); only
-// getDeleted reports it.
-func (s *Server) HardDelete(object, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o := s.object(object)
-	if o == nil {
-		return fmt.Errorf("hard delete %s: %w", object, ErrNotFound)
-	}
-	full := sfid.To18(id)
-	r := o.byID[full]
-	if r == nil {
-		return fmt.Errorf("hard delete %s %s: %w", object, id, ErrNotFound)
-	}
-	now := s.Now().Unix()
-	if !r.deleted {
-		o.deletions = append(o.deletions, deletion{id: r.id, at: now})
-	}
-	o.remove(r)
-	return nil
-}
-
-// Undelete restores a soft-deleted record from the recycle bin.
-func (s *Server) Undelete(object, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o := s.object(object)
-	if o == nil {
-		return fmt.Errorf("undelete %s: %w", object, ErrNotFound)
-	}
-	r := o.byID[sfid.To18(id)]
-	if r == nil || !r.deleted {
-		return fmt.Errorf("undelete %s %s: %w", object, id, ErrNotFound)
-	}
-	deletedAt := r.deletedAt
-	now := s.Now().Unix()
-	restore := func(o *objectDef, r *record) {
-		r.deleted, r.deletedAt = false, 0
-		r.modified, r.stamp, r.modifiedBy = now, now, s.otherUser
-		o.touched(r)
-	}
-	restore(o, r)
-	// Children deleted with it come back with it.
+// children calls fn for each record that deleting r cascades to (see cascades).
+func (s *Server) children(o *objectDef, r *record, fn func(co *objectDef, cr *record)) {
 	for _, c := range cascades[o.Name] {
 		co := s.objects[c.child]
 		if co == nil {
@@ -546,30 +487,86 @@ func (s *Server) Undelete(object, id string) error {
 		}
 		f := co.field(c.field)
 		for _, cr := range co.recs {
-			if cr.deleted && cr.deletedAt == deletedAt && cr.get(f.idx) == r.id {
-				restore(co, cr)
+			if cr.get(f.idx) == r.id {
+				fn(co, cr)
 			}
 		}
 	}
-	return nil
+}
+
+// Update changes a record as another Salesforce user (SystemModstamp moves).
+func (s *Server) Update(object, id string, fields map[string]any) error {
+	return s.withObject("update", object, func(o *objectDef) error {
+		if werr := s.updateLocked(o, id, fields, s.otherUser); werr != nil {
+			return fmt.Errorf("update %s %s: %w", object, id, toErr(werr))
+		}
+		return nil
+	})
+}
+
+// Delete soft-deletes a record (recycle bin: IsDeleted, seen by queryAll and getDeleted).
+func (s *Server) Delete(object, id string) error {
+	return s.withObject("delete", object, func(o *objectDef) error {
+		if werr := s.deleteLocked(o, id, s.otherUser); werr != nil {
+			return fmt.Errorf("delete %s %s: %w", object, id, toErr(werr))
+		}
+		return nil
+	})
+}
+
+// HardDelete removes a record for good (also from the recycle bin); only
+// getDeleted reports it.
+func (s *Server) HardDelete(object, id string) error {
+	return s.withObject("hard delete", object, func(o *objectDef) error {
+		r := o.byID[sfid.To18(id)]
+		if r == nil {
+			return fmt.Errorf("hard delete %s %s: %w", object, id, ErrNotFound)
+		}
+		if !r.deleted {
+			o.deletions = append(o.deletions, deletion{id: r.id, at: s.Now().Unix()})
+		}
+		o.remove(r)
+		return nil
+	})
+}
+
+// Undelete restores a soft-deleted record from the recycle bin.
+func (s *Server) Undelete(object, id string) error {
+	return s.withObject("undelete", object, func(o *objectDef) error {
+		r := o.byID[sfid.To18(id)]
+		if r == nil || !r.deleted {
+			return fmt.Errorf("undelete %s %s: %w", object, id, ErrNotFound)
+		}
+		deletedAt := r.deletedAt
+		now := s.Now().Unix()
+		restore := func(o *objectDef, r *record) {
+			r.deleted, r.deletedAt = false, 0
+			r.modified, r.stamp, r.modifiedBy = now, now, s.otherUser
+			o.touched(r)
+		}
+		// Children deleted with it come back with it.
+		s.children(o, r, func(co *objectDef, cr *record) {
+			if cr.deleted && cr.deletedAt == deletedAt {
+				restore(co, cr)
+			}
+		})
+		restore(o, r)
+		return nil
+	})
 }
 
 // Touch moves a record's SystemModstamp (not LastModifiedDate), as
 // Salesforce's own system updates do (roll-ups, sharing recalculation).
 func (s *Server) Touch(object, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o := s.object(object)
-	if o == nil {
-		return fmt.Errorf("touch %s: %w", object, ErrNotFound)
-	}
-	r := o.byID[sfid.To18(id)]
-	if r == nil {
-		return fmt.Errorf("touch %s %s: %w", object, id, ErrNotFound)
-	}
-	r.stamp = s.Now().Unix()
-	o.touched(r)
-	return nil
+	return s.withObject("touch", object, func(o *objectDef) error {
+		r := o.byID[sfid.To18(id)]
+		if r == nil {
+			return fmt.Errorf("touch %s %s: %w", object, id, ErrNotFound)
+		}
+		r.stamp = s.Now().Unix()
+		o.touched(r)
+		return nil
+	})
 }
 
 // Get returns a record's fields (JSON-like values: datetimes as Salesforce
@@ -737,18 +734,11 @@ func (s *Server) deleteLocked(o *objectDef, id, user string) *writeErr {
 	s.softDeleteLocked(o, r, user, now)
 	// As in Salesforce, an Account's Contacts and Opportunities go to the
 	// recycle bin with it (and come back when it is undeleted).
-	for _, c := range cascades[o.Name] {
-		co := s.objects[c.child]
-		if co == nil {
-			continue
+	s.children(o, r, func(co *objectDef, cr *record) {
+		if !cr.deleted {
+			s.softDeleteLocked(co, cr, user, now)
 		}
-		f := co.field(c.field)
-		for _, cr := range co.recs {
-			if !cr.deleted && cr.get(f.idx) == r.id {
-				s.softDeleteLocked(co, cr, user, now)
-			}
-		}
-	}
+	})
 	return nil
 }
 

@@ -489,6 +489,31 @@ func TestPollingRespectsLimiter(t *testing.T) {
 	}
 }
 
+// localTitleThenRemote gives contact id an unsent local title change (its log
+// entry in state first, then the row, in the order capture makes them), then
+// has another Salesforce user change the title and the department. It waits
+// until the fetcher applied the department and returns the local title then.
+func (e *simEnv) localTitleThenRemote(t *testing.T, id, state, remoteTitle, remoteDept string) string {
+	t.Helper()
+	ctx := context.Background()
+	var rowID int64
+	if err := e.pool.QueryRow(ctx, "SELECT _sync_row_id FROM salesforce.contact WHERE id = $1", id).Scan(&rowID); err != nil {
+		t.Fatal(err)
+	}
+	e.exec(t, `INSERT INTO salesforce._sync_write_log (table_name, action, api_id, row_id, state, "values", commit_lsn, commit_seq, committed_at)
+		VALUES ('contact', 'update', $1, $2, $3, '{"title": "Local title"}', '0/10', 1, now())`, id, rowID, state)
+	e.exec(t, "UPDATE salesforce.contact SET title = 'Local title' WHERE id = $1", id)
+	if err := e.srv.Update("Contact", id, map[string]any{"Title": remoteTitle, "Department": remoteDept}); err != nil {
+		t.Fatal(err)
+	}
+	var title, dept string
+	waitFor(t, 20*time.Second, "the remote change", func() bool {
+		_ = e.pool.QueryRow(ctx, "SELECT coalesce(title, ''), coalesce(department, '') FROM salesforce.contact WHERE id = $1", id).Scan(&title, &dept)
+		return dept == remoteDept
+	})
+	return title
+}
+
 // TestLocalChangeSurvivesPoll is guarantee 3 end to end: while the
 // application's change of a row waits in _sync_write_log, a newer version of
 // the record from Salesforce leaves that column alone and updates the rest.
@@ -498,23 +523,7 @@ func TestLocalChangeSurvivesPoll(t *testing.T) {
 	stop := running(t, e.fetcher(nil, "Contact"))
 	waitFor(t, 20*time.Second, "backfill", e.backfilled(1))
 	id := e.srv.Records("Contact")[7]["Id"].(string)
-	// The log entry goes in before the row changes: a poll in between would
-	// otherwise see a row that differs from Salesforce with nothing protecting it.
-	var rowID int64
-	if err := e.pool.QueryRow(ctx, "SELECT _sync_row_id FROM salesforce.contact WHERE id = $1", id).Scan(&rowID); err != nil {
-		t.Fatal(err)
-	}
-	e.exec(t, `INSERT INTO salesforce._sync_write_log (table_name, action, api_id, row_id, state, "values", commit_lsn, commit_seq, committed_at)
-		VALUES ('contact', 'update', $1, $2, 'new', '{"title": "Local title"}', '0/10', 1, now())`, id, rowID)
-	e.exec(t, "UPDATE salesforce.contact SET title = 'Local title' WHERE id = $1", id)
-	if err := e.srv.Update("Contact", id, map[string]any{"Title": "Remote title", "Department": "Remote dept"}); err != nil {
-		t.Fatal(err)
-	}
-	var title, dept string
-	waitFor(t, 20*time.Second, "the remote change", func() bool {
-		_ = e.pool.QueryRow(ctx, "SELECT coalesce(title, ''), coalesce(department, '') FROM salesforce.contact WHERE id = $1", id).Scan(&title, &dept)
-		return dept == "Remote dept"
-	})
+	title := e.localTitleThenRemote(t, id, "new", "Remote title", "Remote dept")
 	if title != "Local title" {
 		t.Errorf("title %q: the unsent local change was overwritten", title)
 	}
@@ -762,24 +771,8 @@ func TestProtectedChangeIsReadAgain(t *testing.T) {
 	defer stop()
 	waitFor(t, 20*time.Second, "backfill", e.backfilled(1))
 	id := e.srv.Records("Contact")[3]["Id"].(string)
-	// The log entry goes in before the row changes: a poll in between would
-	// otherwise see a row that differs from Salesforce with nothing protecting it.
-	var rowID int64
-	if err := e.pool.QueryRow(ctx, "SELECT _sync_row_id FROM salesforce.contact WHERE id = $1", id).Scan(&rowID); err != nil {
-		t.Fatal(err)
-	}
-	e.exec(t, `INSERT INTO salesforce._sync_write_log (table_name, action, api_id, row_id, state, "values", commit_lsn, commit_seq, committed_at)
-		VALUES ('contact', 'update', $1, $2, 'pending', '{"title": "Local title"}', '0/10', 1, now())`, id, rowID)
-	e.exec(t, "UPDATE salesforce.contact SET title = 'Local title' WHERE id = $1", id)
 	// Our write reached Salesforce first; then another user changed the title.
-	if err := e.srv.Update("Contact", id, map[string]any{"Title": "Their title", "Department": "Their dept"}); err != nil {
-		t.Fatal(err)
-	}
-	var title, dept string
-	waitFor(t, 20*time.Second, "the remote change", func() bool {
-		_ = e.pool.QueryRow(ctx, "SELECT coalesce(title, ''), coalesce(department, '') FROM salesforce.contact WHERE id = $1", id).Scan(&title, &dept)
-		return dept == "Their dept"
-	})
+	title := e.localTitleThenRemote(t, id, "pending", "Their title", "Their dept")
 	if title != "Local title" {
 		t.Fatalf("title %q: the unsent local change was overwritten", title)
 	}
@@ -791,6 +784,7 @@ func TestProtectedChangeIsReadAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "the later change", func() bool {
+		var dept string
 		_ = e.pool.QueryRow(ctx, "SELECT coalesce(department, '') FROM salesforce.contact WHERE id = $1", other).Scan(&dept)
 		return dept == "Later"
 	})

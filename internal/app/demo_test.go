@@ -18,6 +18,7 @@ import (
 	"github.com/tether-sync/tether/upstream/salesforce/sim"
 )
 
+// syncBuffer is an io.Writer tests share with tether's goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

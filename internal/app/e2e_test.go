@@ -14,33 +14,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tether-sync/tether/internal/config"
+	"github.com/tether-sync/tether/internal/health"
 	"github.com/tether-sync/tether/internal/logging"
 	"github.com/tether-sync/tether/internal/metrics"
 	"github.com/tether-sync/tether/internal/pgtest"
+	"github.com/tether-sync/tether/internal/status"
 	"github.com/tether-sync/tether/upstream/salesforce/sim"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// logBuffer collects everything tether logs, for the secret scan.
-type logBuffer struct {
-	mu  chan struct{}
-	buf strings.Builder
-}
-
-func newLogBuffer() *logBuffer { return &logBuffer{mu: make(chan struct{}, 1)} }
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.String()
-}
 
 // harness is one database, one simulator and one running tether.
 type harness struct {
@@ -49,7 +31,7 @@ type harness struct {
 	srv    *sim.Server
 	admin  *pgxpool.Pool // the application (superuser here; tether itself runs as a restricted role)
 	env    *Env
-	logs   *logBuffer
+	logs   *syncBuffer // everything tether logged, for the secret scan
 	cancel context.CancelFunc
 	done   chan error
 	cfg    *config.Config
@@ -132,7 +114,7 @@ func startHarness(t *testing.T, seed int, origins bool, tweak func(*config.Confi
 	}
 	// Logs go straight to the buffer, with no redactor in between: the scan
 	// below checks that no secret is logged in the first place.
-	logs := newLogBuffer()
+	logs := &syncBuffer{}
 	env := &Env{Cfg: cfg, Log: logging.New(config.LogJSON, logs), Metrics: metrics.New(), Out: io.Discard}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -325,11 +307,34 @@ func TestRevokedCredentialHealth(t *testing.T) {
 		code, body := getHealth(t, addr)
 		return code == 503 && strings.Contains(body, `"customer_intervention"`) && strings.Contains(body, "credential"), body
 	})
+	// `tether status` (another process) reads the same from _sync_health.
+	eventually(t, 10*time.Second, "tether status shows the credential", func() (bool, string) {
+		st := h.credentialStatus()
+		return st == health.CustomerIntervention, string(st)
+	})
 	h.srv.RestoreRefreshToken()
 	eventually(t, 30*time.Second, "healthy again", func() (bool, string) {
 		code, body := getHealth(t, addr)
 		return code == 200, body
 	})
+	eventually(t, 10*time.Second, "tether status shows the credential healthy", func() (bool, string) {
+		st := h.credentialStatus()
+		return st == health.Healthy, string(st)
+	})
+}
+
+// credentialStatus is the credential's health as `tether status` reports it.
+func (h *harness) credentialStatus() health.Status {
+	rep, err := status.Collect(context.Background(), h.admin, "salesforce")
+	if err != nil {
+		h.t.Fatalf("status: %v", err)
+	}
+	for _, e := range rep.Health {
+		if e.Component == health.Credential {
+			return e.Status
+		}
+	}
+	return ""
 }
 
 func (h *harness) httpAddr() string {

@@ -20,6 +20,7 @@ import (
 	"github.com/tether-sync/tether/internal/config"
 	"github.com/tether-sync/tether/internal/fetcher"
 	"github.com/tether-sync/tether/internal/health"
+	"github.com/tether-sync/tether/internal/logging"
 	"github.com/tether-sync/tether/internal/metrics"
 	"github.com/tether-sync/tether/internal/ratelimit"
 	"github.com/tether-sync/tether/replication"
@@ -53,9 +54,7 @@ type Env struct {
 	migrated bool // the system tables are known to be current
 }
 
-func (e *Env) component(name string) zerolog.Logger {
-	return e.Log.With().Str("component", name).Logger()
-}
+func (e *Env) component(name string) zerolog.Logger { return logging.Component(e.Log, name) }
 
 // Connect opens the pool (idempotent).
 func (e *Env) Connect(ctx context.Context) error {
@@ -243,7 +242,8 @@ func (e *Env) Setup(ctx context.Context, p upstream.Provider) (*SetupResult, *re
 	for _, u := range unknown {
 		e.health().Report(ctx, health.Table(strings.ToLower(u)), health.CustomerIntervention,
 			fmt.Sprintf("object %q is not readable by this Salesforce credential (unknown object or no permission); it is not synced", u))
-		e.Log.Error().Str("component", "setup").Str("object", u).Msg("configured object is unknown to Salesforce or not readable; skipped")
+		log := e.component("setup")
+		log.Error().Str("object", u).Msg("configured object is unknown to Salesforce or not readable; skipped")
 	}
 	if len(objects) == 0 {
 		return nil, nil, nil, fmt.Errorf("%w: none of the configured objects (%s) can be read with this credential", ErrPreflight, strings.Join(e.Cfg.Objects, ", "))

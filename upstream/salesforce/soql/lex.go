@@ -260,16 +260,9 @@ func matchTimeOfDay(s string) int {
 		s[5] != ':' || !isDigit(s[6]) || !isDigit(s[7]) {
 		return 0
 	}
-	j := 8
-	if j < len(s) && s[j] == '.' {
-		j++
-		start := j
-		for j < len(s) && isDigit(s[j]) {
-			j++
-		}
-		if j == start {
-			return 0
-		}
+	j, ok := skipFraction(s, 8)
+	if !ok {
+		return 0
 	}
 	if j < len(s) && (s[j] == 'Z' || s[j] == 'z') {
 		j++
@@ -278,6 +271,20 @@ func matchTimeOfDay(s string) int {
 		return 0
 	}
 	return j
+}
+
+// skipFraction skips an optional ".digits" at s[j:]; ok is false for a dot
+// without digits.
+func skipFraction(s string, j int) (int, bool) {
+	if j >= len(s) || s[j] != '.' {
+		return j, true
+	}
+	j++
+	start := j
+	for j < len(s) && isDigit(s[j]) {
+		j++
+	}
+	return j, j > start
 }
 
 // matchDateTime returns the length of a datetime prefix of s, or 0:
@@ -295,16 +302,9 @@ func matchDateTime(s string) int {
 			return 0
 		}
 	}
-	j := 19
-	if j < len(s) && s[j] == '.' {
-		j++
-		start := j
-		for j < len(s) && isDigit(s[j]) {
-			j++
-		}
-		if j == start {
-			return 0
-		}
+	j, ok := skipFraction(s, 19)
+	if !ok {
+		return 0
 	}
 	if j >= len(s) {
 		return 0

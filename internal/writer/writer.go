@@ -529,44 +529,24 @@ func (w *Writer) resolveIDs(ctx context.Context, preps []*prepared) error {
 		for i, p := range ps {
 			rowIDs[i] = p.g.Key.Row
 		}
+		// The row's id, else the id its succeeded insert recorded (the row
+		// may be gone since).
+		rows, err := w.cfg.Pool.Query(ctx, `SELECT r.row_id, coalesce(t.id, l.api_id, '')
+			FROM unnest($2::bigint[]) AS r(row_id)
+			LEFT JOIN `+ps[0].table.QualifiedName()+` t ON t._sync_row_id = r.row_id
+			LEFT JOIN LATERAL (SELECT api_id FROM `+w.logTable+`
+				WHERE table_name = $1 AND row_id = r.row_id AND action = 'insert' AND state = 'succeeded' AND api_id IS NOT NULL
+				ORDER BY id DESC LIMIT 1) l ON true`, table, rowIDs)
+		if err != nil {
+			return fmt.Errorf("resolve ids in %s: %w", table, err)
+		}
 		found := map[int64]string{}
-		rows, err := w.cfg.Pool.Query(ctx, `SELECT _sync_row_id, id FROM `+ps[0].table.QualifiedName()+
-			` WHERE _sync_row_id = ANY($1) AND id IS NOT NULL`, rowIDs)
-		if err != nil {
-			return fmt.Errorf("resolve ids in %s: %w", table, err)
-		}
-		for rows.Next() {
-			var r int64
-			var id string
-			if err := rows.Scan(&r, &id); err != nil {
-				rows.Close()
-				return fmt.Errorf("resolve ids in %s: %w", table, err)
-			}
+		var r int64
+		var id string
+		if _, err := pgx.ForEachRow(rows, []any{&r, &id}, func() error {
 			found[r] = id
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("resolve ids in %s: %w", table, err)
-		}
-		rows, err = w.cfg.Pool.Query(ctx, `SELECT DISTINCT ON (row_id) row_id, api_id FROM `+w.logTable+`
-			WHERE table_name = $1 AND row_id = ANY($2) AND action = 'insert' AND state = 'succeeded' AND api_id IS NOT NULL
-			ORDER BY row_id, id DESC`, table, rowIDs)
-		if err != nil {
-			return fmt.Errorf("resolve ids in %s: %w", table, err)
-		}
-		for rows.Next() {
-			var r int64
-			var id string
-			if err := rows.Scan(&r, &id); err != nil {
-				rows.Close()
-				return fmt.Errorf("resolve ids in %s: %w", table, err)
-			}
-			if _, ok := found[r]; !ok {
-				found[r] = id
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		}); err != nil {
 			return fmt.Errorf("resolve ids in %s: %w", table, err)
 		}
 		for _, p := range ps {
